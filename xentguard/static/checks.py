@@ -1,0 +1,155 @@
+"""The rules: what the interpreter reports when a value of some kind reaches a call.
+
+The interpreter (:mod:`analyzer`) decides what values are; this module decides what is
+wrong with them, words it from the catalogue, and attaches the evidence chain and, when
+the rewrite is certain, the fix.
+"""
+
+from __future__ import annotations
+
+import ast
+
+from xentguard.catalogue import RULES
+from xentguard.static import fixes
+from xentguard.static import torch_api as api
+from xentguard.static.findings import Finding, Fix, Step
+from xentguard.static.kinds import UNKNOWN, ExpOf, Kind, LossFn, Origin, Shifted, Tensor, Value
+from xentguard.static.scopes import Scope
+from xentguard.static.source import SourceFile
+
+
+class Checks:
+    """Collects findings for the files being reported on (others are only read)."""
+
+    def __init__(self, report_paths: set[str]) -> None:
+        self.report_paths = report_paths
+        self.findings: list[Finding] = []
+        self._seen: set[tuple[str, str, int, int]] = set()
+
+    # ------------------------------------------------------------- reporting
+    def origin(self, what: str, node: ast.AST, file: SourceFile) -> Origin:
+        line, col = file.start(node)
+        return Origin(what, file.path, line, col)
+
+    def report(
+        self,
+        code: str,
+        node: ast.AST,
+        file: SourceFile,
+        evidence: tuple[Step, ...] = (),
+        fix: Fix | None = None,
+        **fields: str,
+    ) -> None:
+        if file.path not in self.report_paths:
+            return
+        line, col = file.start(node)
+        key = (file.path, code, line, col)
+        if key in self._seen:
+            return
+        self._seen.add(key)
+        end_line, end_col = file.end(node)
+        message = RULES[code].format(**fields)
+        self.findings.append(Finding(code, line, col, end_line, end_col, message, file.path, evidence, fix))
+
+    def describe(self, origin: Origin, file: SourceFile) -> str:
+        """``F.softmax at line 21 (through Net.forward at line 15)``: producer first."""
+        steps = origin.chain()
+        producer = steps[-1]
+        text = f"{producer.what} at {_where(producer, file)}"
+        wrappers = [f"{step.what} at {_where(step, file)}" for step in reversed(steps[:-1])]
+        if wrappers:
+            text += f" (through {', '.join(wrappers)})"
+        return text
+
+    def _loss_display(self, loss: LossFn, node: ast.Call, file: SourceFile) -> str:
+        callee = node.func
+        if loss.origin is None or isinstance(callee, ast.Call):
+            return loss.spelled
+        called_as = file.short(callee)
+        if isinstance(callee, ast.Attribute) and callee.attr == "forward":
+            called_as = file.short(callee.value)
+        if called_as == loss.spelled:
+            return loss.spelled
+        return f"{called_as} ({loss.spelled} at {_where(loss.origin, file)})"
+
+    # ---------------------------------------------------------------- rules
+    def loss_call(
+        self,
+        loss: LossFn,
+        node: ast.Call,
+        args: tuple[Value, ...],
+        kwargs: tuple[tuple[str, Value], ...],
+        file: SourceFile,
+        scope: Scope,
+    ) -> None:
+        """XG101-XG104, XG106, XG107, XG110: the wrong kind reaches a loss's input."""
+        if loss.bound_args:
+            return
+        input_node: ast.expr | None = None
+        value: Value = UNKNOWN
+        if node.args and not isinstance(node.args[0], ast.Starred):
+            input_node, value = node.args[0], args[0]
+        else:
+            for keyword, (name, kw_value) in zip([k for k in node.keywords if k.arg], kwargs):
+                if name == "input":
+                    input_node, value = keyword.value, kw_value
+        if input_node is None or not isinstance(value, Tensor):
+            return
+        code = api.LOSS_RULES[loss.loss].get(value.kind)
+        if code is None:
+            return
+        evidence = _steps(value.origin)
+        if loss.origin is not None:
+            evidence = (Step(loss.spelled, loss.origin.path, loss.origin.line, loss.origin.col), *evidence)
+        fix = fixes.for_loss_input(code, input_node, value, file, scope)
+        self.report(
+            code,
+            input_node,
+            file,
+            evidence,
+            fix,
+            loss=self._loss_display(loss, node, file),
+            source=self.describe(value.origin, file),
+        )
+
+    def softmax_without_dim(self, node: ast.Call, file: SourceFile, positional_dim: int) -> None:
+        """XG109: the dim is neither a keyword nor in its positional slot."""
+        if any(k.arg == "dim" or k.arg is None for k in node.keywords):
+            return
+        if len(node.args) > positional_dim or any(isinstance(a, ast.Starred) for a in node.args):
+            return
+        self.report("XG109", node, file, source=f"{file.short(node.func)}(...)")
+
+    def log_of(self, value: Value, node: ast.Call, file: SourceFile, inline_arg: ast.expr) -> Value:
+        """XG105 (log of softmax) and XG108 (log of a sum of exp)."""
+        if isinstance(value, Tensor) and value.kind is Kind.PROBS:
+            fix = fixes.log_of_softmax(node, inline_arg, value, file)
+            self.report("XG105", node, file, _steps(value.origin), fix, source=self.describe(value.origin, file))
+            return Tensor(Kind.LOG_PROBS, value.origin.through(file.short(node.func), file.path, *file.start(node)))
+        if isinstance(value, ExpOf) and value.summed and value.unstable:
+            self.report("XG108", node, file, _steps(value.origin), source="log-sum-exp log(sum(exp(x)))")
+        return UNKNOWN
+
+    def exp_of(self, value: Value, node: ast.Call, arg: ast.expr, file: SourceFile) -> Value:
+        if isinstance(value, Tensor):
+            if value.kind is Kind.LOG_PROBS:
+                return Tensor(Kind.PROBS, value.origin.through(file.short(node.func), file.path, *file.start(node)))
+            return UNKNOWN
+        shifted = isinstance(value, Shifted) or isinstance(arg, (ast.BinOp, ast.UnaryOp, ast.Constant))
+        return ExpOf(ast.dump(arg), self.origin(file.short(node), node, file), unstable=not shifted)
+
+    def hand_written_softmax(self, node: ast.BinOp, numerator: ExpOf, file: SourceFile) -> Value:
+        """``exp(x) / exp(x).sum(...)``: probabilities; XG108 when x is not shifted by its max."""
+        if numerator.unstable:
+            self.report("XG108", node, file, _steps(numerator.origin), source="softmax exp(x) / exp(x).sum()")
+        return Tensor(Kind.PROBS, self.origin("hand-written softmax", node, file))
+
+
+def _where(origin: Origin, file: SourceFile) -> str:
+    if origin.path == file.path:
+        return f"line {origin.line}"
+    return f"{origin.path}:{origin.line}"
+
+
+def _steps(origin: Origin) -> tuple[Step, ...]:
+    return tuple(Step(o.what, o.path, o.line, o.col) for o in origin.chain())

@@ -1,0 +1,157 @@
+"""Scopes, functions and classes of the analysed code (pyflakes' model, plus kinds)."""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Union
+
+from xentguard.static.kinds import UNKNOWN, Binding, Value, join, join_all
+
+if TYPE_CHECKING:
+    from xentguard.static.source import SourceFile
+
+FunctionNode = Union[ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda]
+
+
+class Scope:
+    """Names bound in one function, class body or module, in program order.
+
+    ``local_names`` are the names the function assigns anywhere: before their binding
+    they are unknown, never the global of the same name (Python's rule, and the reason a
+    local ``softmax = my_softmax`` shadows torch's for the whole function).
+    """
+
+    __slots__ = ("bindings", "local_names", "parent")
+
+    def __init__(
+        self,
+        parent: Scope | None = None,
+        local_names: frozenset[str] = frozenset(),
+        bindings: dict[str, Binding] | None = None,
+    ) -> None:
+        self.parent = parent
+        self.local_names = local_names
+        self.bindings: dict[str, Binding] = bindings if bindings is not None else {}
+
+    def lookup(self, name: str) -> Binding | None:
+        scope: Scope | None = self
+        while scope is not None:
+            binding = scope.bindings.get(name)
+            if binding is not None:
+                return binding
+            if name in scope.local_names:
+                return None
+            scope = scope.parent
+        return None
+
+    def value(self, name: str) -> Value:
+        binding = self.lookup(name)
+        return binding.value if binding is not None else UNKNOWN
+
+    def bind(self, name: str, binding: Binding) -> None:
+        self.bindings[name] = binding
+
+    def fork(self) -> Scope:
+        return Scope(self.parent, self.local_names, dict(self.bindings))
+
+    def merge(self, others: list[Scope]) -> None:
+        """Make this scope the join of ``others`` (branches that did not terminate)."""
+        if not others:
+            return
+        if len(others) == 1:
+            self.bindings = dict(others[0].bindings)
+            return
+        names: set[str] = set()
+        for other in others:
+            names.update(other.bindings)
+        merged: dict[str, Binding] = {}
+        for name in names:
+            found = [other.bindings.get(name) for other in others]
+            present = [b for b in found if b is not None]
+            if len(present) != len(found):
+                merged[name] = Binding(UNKNOWN)
+                continue
+            first = present[0]
+            if all(b is first for b in present):
+                merged[name] = first
+            else:
+                merged[name] = Binding(join_all([b.value for b in present]))
+        self.bindings = merged
+
+
+@dataclass(eq=False)
+class FunctionInfo:
+    node: FunctionNode
+    name: str  # "train", "Net.forward", "<lambda>"
+    file: SourceFile
+    closure: Scope  # the scope the function was defined in
+    cls: ClassInfo | None = None
+    defaults: dict[str, Value] = field(default_factory=dict)
+
+    @property
+    def params(self) -> list[ast.arg]:
+        a = self.node.args
+        return [*a.posonlyargs, *a.args]
+
+    def __repr__(self) -> str:
+        return f"FunctionInfo({self.name})"
+
+
+@dataclass(eq=False)
+class ClassInfo:
+    node: ast.ClassDef
+    name: str
+    file: SourceFile
+    bases: tuple[Value, ...]
+    methods: dict[str, FunctionInfo] = field(default_factory=dict)
+    class_attrs: dict[str, Value] = field(default_factory=dict)
+    # self.X = value assignments seen in any method, joined on read.
+    assigned: dict[str, list[Value]] = field(default_factory=dict)
+    attrs_state: int = 0  # 0: not computed, 1: computing, 2: done
+
+    def __repr__(self) -> str:
+        return f"ClassInfo({self.name})"
+
+    def record_assignment(self, attr: str, value: Value) -> None:
+        self.assigned.setdefault(attr, []).append(value)
+
+    def assigned_value(self, attr: str) -> Value | None:
+        values = self.assigned.get(attr)
+        if not values:
+            return None
+        result = values[0]
+        for value in values[1:]:
+            result = join(result, value)
+        return result
+
+
+def assigned_names(body: list[ast.stmt], args: ast.arguments | None = None) -> frozenset[str]:
+    """Names a function body binds (not descending into nested functions or classes)."""
+    names: set[str] = set()
+    if args is not None:
+        for a in (*args.posonlyargs, *args.args, *args.kwonlyargs):
+            names.add(a.arg)
+        if args.vararg:
+            names.add(args.vararg.arg)
+        if args.kwarg:
+            names.add(args.kwarg.arg)
+    stack: list[ast.AST] = list(body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+            stack.extend(node.decorator_list)
+            continue
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                names.add((alias.asname or alias.name).split(".")[0])
+        elif isinstance(node, ast.Lambda):
+            continue
+        elif isinstance(node, (ast.Global, ast.Nonlocal)):
+            names.difference_update(node.names)
+            continue
+        stack.extend(ast.iter_child_nodes(node))
+    return frozenset(names)

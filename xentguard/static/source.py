@@ -1,0 +1,71 @@
+"""One parsed file: its text, its ast, and position helpers."""
+
+from __future__ import annotations
+
+import ast
+from collections import Counter
+from functools import cached_property
+
+
+class SourceFile:
+    """A module's text and ast. Columns handed out are characters, as flake8 counts them."""
+
+    def __init__(self, path: str, source: str, tree: ast.Module, module_name: str | None = None) -> None:
+        self.path = path
+        self.source = source
+        self.tree = tree
+        self.module_name = module_name
+        self._lines: list[str] | None = None
+
+    @property
+    def lines(self) -> list[str]:
+        if self._lines is None:
+            self._lines = self.source.splitlines(keepends=True)
+        return self._lines
+
+    def char_col(self, line: int, byte_col: int) -> int:
+        """ast's UTF-8 byte offset -> character offset on that line."""
+        if line < 1 or line > len(self.lines):
+            return byte_col
+        text = self.lines[line - 1]
+        if text.isascii():
+            return byte_col
+        return len(text.encode("utf-8")[:byte_col].decode("utf-8", errors="replace"))
+
+    def start(self, node: ast.AST) -> tuple[int, int]:
+        line = getattr(node, "lineno", 1)
+        return line, self.char_col(line, getattr(node, "col_offset", 0))
+
+    def end(self, node: ast.AST) -> tuple[int, int]:
+        line = getattr(node, "end_lineno", None) or getattr(node, "lineno", 1)
+        col = getattr(node, "end_col_offset", None)
+        if col is None:
+            col = getattr(node, "col_offset", 0)
+        return line, self.char_col(line, col)
+
+    def text(self, node: ast.AST) -> str:
+        segment = ast.get_source_segment(self.source, node)
+        if segment is not None:
+            return segment
+        try:
+            return ast.unparse(node)
+        except Exception:  # pragma: no cover - unparse of odd nodes
+            return "<expression>"
+
+    def short(self, node: ast.AST, limit: int = 40) -> str:
+        """Source text of ``node`` on one line, shortened for messages."""
+        text = " ".join(self.text(node).split())
+        return text if len(text) <= limit else text[: limit - 3] + "..."
+
+    @cached_property
+    def name_loads(self) -> Counter[str]:
+        """How often each name is read anywhere in the file (for 'only use' fixes)."""
+        return Counter(
+            node.id for node in ast.walk(self.tree) if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Store)
+        )
+
+    @cached_property
+    def name_stores(self) -> Counter[str]:
+        return Counter(
+            node.id for node in ast.walk(self.tree) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)
+        )
