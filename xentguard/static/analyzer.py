@@ -682,7 +682,7 @@ class Analyzer:
         if name in api.MODEL_WRAPPERS:
             return args[0] if args else UNKNOWN
         if name in api.PARTIAL:
-            return _partial(args, kwargs)
+            return _partial(node, args, kwargs, file)
         if name in api.LOG_FUNCTIONS and args:
             return self.checks.log_of(args[0], node, file, inline_arg=node.args[0])
         if name in api.EXP_FUNCTIONS and args:
@@ -811,10 +811,15 @@ def _training_branch(test: ast.expr) -> str | None:
     return None
 
 
-def _partial(args: tuple[Value, ...], kwargs: tuple[tuple[str, Value], ...]) -> Value:
-    if not args or not isinstance(args[0], LossFn):
+def _partial(node: ast.Call, args: tuple[Value, ...], kwargs: tuple[tuple[str, Value], ...],
+             file: SourceFile) -> Value:
+    if not args:
         return UNKNOWN
     loss = args[0]
+    if isinstance(loss, Ref) and api.canonical(loss.qualname) in api.LOSS_FUNCTIONS:
+        loss = LossFn(api.LOSS_FUNCTIONS[api.canonical(loss.qualname)], file.short(node.args[0]), None)
+    if not isinstance(loss, LossFn):
+        return UNKNOWN
     if any(name == "input" for name, _ in kwargs):
         return UNKNOWN
     return LossFn(loss.loss, loss.spelled, loss.origin, loss.bound_args + len(args) - 1)
