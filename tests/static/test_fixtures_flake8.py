@@ -11,7 +11,6 @@ import pytest
 
 from tests.conftest import FIXTURES
 from tests.static.expectations import Expectation, expectations
-
 from xentguard.catalogue import RULES, Half
 
 RULE_FIXTURES = sorted((FIXTURES / "rules").glob("*.py"))
@@ -96,7 +95,9 @@ def test_plugin_is_registered_under_xg() -> None:
 def test_column_agrees_with_pyflakes(tmp_path: Path) -> None:
     """Our column for a name is the column pyflakes gives the same (undefined) name."""
     source = tmp_path / "cols.py"
-    source.write_text("import torch.nn.functional as F\n\n\ndef f(y):\n    return F.cross_entropy(probz.softmax(1), y)\n")
+    source.write_text(
+        "import torch.nn.functional as F\n\n\ndef f(y):\n    return F.cross_entropy(probz.softmax(1), y)\n"
+    )
     out = run_flake8([source], "--select", "XG,F821").stdout
     cols = {line.split(":")[3].split()[0]: int(line.split(":")[2]) for line in out.splitlines()}
     assert cols["XG101"] == cols["F821"]

@@ -40,8 +40,11 @@ from xentguard.static.source import SourceFile
 
 # Resolves an import inside the project: (importing file, module, level) -> module value or None.
 ImportResolver = Callable[[SourceFile, str, int], "Value | None"]
+# An attribute of a project module value: (module, name) -> value or None.
+ModuleAttribute = Callable[[Value, str], "Value | None"]
 
 _MAX_CONTEXTS_PER_FUNCTION = 16
+_MAX_REWALKS = 2
 
 
 @dataclass
@@ -57,28 +60,38 @@ class Frame:
 
 
 class Analyzer:
-    def __init__(self, checks: Checks, resolve_import: ImportResolver | None = None) -> None:
+    def __init__(
+        self,
+        checks: Checks,
+        resolve_import: ImportResolver | None = None,
+        module_attribute: ModuleAttribute | None = None,
+    ) -> None:
         self.checks = checks
         self.resolve_import = resolve_import
+        self.module_attribute = module_attribute
         self._summaries: dict[tuple[object, ...], Value] = {}
         self._in_progress: set[tuple[object, ...]] = set()
+        self._stack: list[tuple[object, ...]] = []
+        self._tainted: set[tuple[object, ...]] = set()
+        self._rewalks: dict[tuple[object, ...], int] = {}
         self._contexts: dict[FunctionInfo, int] = {}
         self.functions: list[FunctionInfo] = []
+        self._next_generic = 0
 
     # ----------------------------------------------------------------- modules
-    def run_module(self, file: SourceFile) -> Scope:
-        """Walk a module body, then every function in it with unknown arguments."""
-        scope = Scope(local_names=frozenset())
-        frame = Frame(file, scope)
-        start = len(self.functions)
-        self.walk_body(file.tree.body, frame)
-        index = start
-        while index < len(self.functions):
-            fn = self.functions[index]
-            index += 1
-            if fn.file is file:
-                self.summary(fn, self._generic_self(fn), (), ())
+    def run_module(self, file: SourceFile, scope: Scope | None = None) -> Scope:
+        """Walk a module body; its functions are queued for :meth:`drain`."""
+        scope = scope if scope is not None else Scope(local_names=frozenset())
+        self.walk_body(file.tree.body, Frame(file, scope))
         return scope
+
+    def drain(self) -> None:
+        """Walk every function not walked yet with unknown arguments (after all modules
+        of an import cycle are complete, so their names resolve)."""
+        while self._next_generic < len(self.functions):
+            fn = self.functions[self._next_generic]
+            self._next_generic += 1
+            self.summary(fn, self._generic_self(fn), (), ())
 
     def _generic_self(self, fn: FunctionInfo) -> Value | None:
         if fn.cls is None or _is_static(fn):
@@ -98,6 +111,10 @@ class Analyzer:
         if cached is not None:
             return cached
         if key in self._in_progress:
+            # Recursion: cut here, and don't memoise the walks above the cut, which saw an
+            # incomplete answer (a later call walks them again, a bounded number of times).
+            index = self._stack.index(key)
+            self._tainted.update(self._stack[index + 1:])
             return UNKNOWN
         if any(not isinstance(v, Unknown) for v in args) or kwargs:
             count = self._contexts.get(fn, 0)
@@ -105,10 +122,18 @@ class Analyzer:
                 return self.summary(fn, bound_self, (), ())
             self._contexts[fn] = count + 1
         self._in_progress.add(key)
+        self._stack.append(key)
         try:
             result = self._walk_function(fn, bound_self, args, kwargs)
         finally:
             self._in_progress.discard(key)
+            self._stack.pop()
+        if key in self._tainted:
+            self._tainted.discard(key)
+            rewalks = self._rewalks.get(key, 0)
+            self._rewalks[key] = rewalks + 1
+            if rewalks < _MAX_REWALKS:
+                return result
         self._summaries[key] = result
         return result
 
@@ -158,7 +183,7 @@ class Analyzer:
                 return True
         return False
 
-    def walk_stmt(self, stmt: ast.stmt, frame: Frame) -> bool:  # noqa: C901 - a dispatch table
+    def walk_stmt(self, stmt: ast.stmt, frame: Frame) -> bool:
         if isinstance(stmt, ast.Assign):
             value = self.ev(stmt.value, frame)
             for target in stmt.targets:
@@ -354,12 +379,12 @@ class Analyzer:
         if isinstance(stmt, ast.Import):
             for alias in stmt.names:
                 if alias.asname:
-                    value = self._import_module(frame.file, alias.name, 0) or Ref(alias.name)
-                    frame.scope.bind(alias.asname, Binding(value))
+                    imported = self._import_module(frame.file, alias.name, 0) or Ref(alias.name)
+                    frame.scope.bind(alias.asname, Binding(imported))
                 else:
                     top = alias.name.split(".")[0]
-                    value = self._import_module(frame.file, top, 0) or Ref(top)
-                    frame.scope.bind(top, Binding(value))
+                    imported = self._import_module(frame.file, top, 0) or Ref(top)
+                    frame.scope.bind(top, Binding(imported))
             return
         module = stmt.module or ""
         base = self._import_module(frame.file, module, stmt.level) if (stmt.level or module) else None
@@ -432,7 +457,7 @@ class Analyzer:
         frame.scope.bind(node.name, Binding(ClassRef(cls)))
 
     # ---------------------------------------------------------- expressions
-    def ev(self, node: ast.expr | None, frame: Frame) -> Value:  # noqa: C901 - a dispatch table
+    def ev(self, node: ast.expr | None, frame: Frame) -> Value:
         if node is None:
             return UNKNOWN
         if isinstance(node, ast.Name):
@@ -527,7 +552,16 @@ class Analyzer:
 
     def attribute(self, base: Value, attr: str, frame: Frame, node: ast.Attribute | None) -> Value:
         if isinstance(base, Ref):
+            if self.resolve_import is not None and not base.qualname.startswith("torch"):
+                # `import pkg.models` binds `pkg`; `pkg.models` may be a project module.
+                module = self.resolve_import(frame.file, f"{base.qualname}.{attr}", 0)
+                if module is not None:
+                    return module
             return Ref(f"{base.qualname}.{attr}")
+        if self.module_attribute is not None:
+            found = self.module_attribute(base, attr)
+            if found is not None:
+                return found
         if isinstance(base, Instance):
             return self.instance_attribute(base, attr)
         if isinstance(base, ClassRef):
@@ -571,7 +605,7 @@ class Analyzer:
         if cls.attrs_state != 0:
             return
         cls.attrs_state = 1
-        methods = sorted(cls.methods.values(), key=lambda m: m.node.name != "__init__")
+        methods = sorted(cls.methods.values(), key=lambda m: m.name != f"{cls.name}.__init__")
         for method in methods:
             if not _is_static(method):
                 self.summary(method, Instance(cls), (), ())
@@ -643,13 +677,29 @@ class Analyzer:
         if isinstance(callee, ClassRef):
             return self.construct(callee.cls, node, frame)
         if isinstance(callee, FunctionRef):
-            result = self.summary(callee.fn, callee.bound_self, args, kwargs)
+            result = self.call_function(callee, node, args, kwargs, frame)
             if isinstance(result, Tensor):
                 fn = callee.fn
                 return Tensor(result.kind, result.origin.through(
                     f"{fn.name}()", fn.file.path, *fn.file.start(fn.node)))
             return result
         return UNKNOWN
+
+    def call_function(self, callee: FunctionRef, node: ast.Call, args: tuple[Value, ...],
+                      kwargs: tuple[tuple[str, Value], ...], frame: Frame) -> Value:
+        """A user function: its summary for these arguments. Findings made only because of
+        what this call passes name the call."""
+        informative = any(_informative(v) for v in args) or any(_informative(v) for _, v in kwargs)
+        if not informative:
+            return self.summary(callee.fn, callee.bound_self, (), ())
+        args = tuple(v if _informative(v) else UNKNOWN for v in args)
+        kwargs = tuple((k, v) for k, v in kwargs if _informative(v))
+        site = self.checks.origin(f"{frame.file.short(node.func)}(...)", node, frame.file)
+        self.checks.context.append(site)
+        try:
+            return self.summary(callee.fn, callee.bound_self, args, kwargs)
+        finally:
+            self.checks.context.pop()
 
     def call_torch(self, name: str, node: ast.Call, args: tuple[Value, ...],
                    kwargs: tuple[tuple[str, Value], ...], frame: Frame) -> Value:
@@ -809,6 +859,15 @@ def _training_branch(test: ast.expr) -> str | None:
         if inner is not None:
             return "orelse" if inner == "body" else "body"
     return None
+
+
+def _informative(value: Value) -> bool:
+    """Arguments worth a context-specific walk of the callee: kinds, losses, models."""
+    if isinstance(value, TupleOf):
+        return any(_informative(v) for v in value.items)
+    if isinstance(value, Mapping):
+        return any(_informative(v) for _, v in value.items)
+    return isinstance(value, (Tensor, LossFn, Layer, Sequential, Instance, FunctionRef))
 
 
 def _partial(node: ast.Call, args: tuple[Value, ...], kwargs: tuple[tuple[str, Value], ...],

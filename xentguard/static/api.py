@@ -4,25 +4,14 @@ from __future__ import annotations
 
 import ast
 import os
-import re
 import warnings
 
 from xentguard.catalogue import RULES
-from xentguard.static.analyzer import Analyzer
-from xentguard.static.checks import Checks
 from xentguard.static.findings import Finding
-from xentguard.static.source import SourceFile
+from xentguard.static.prefilter import might_have_findings
+from xentguard.static.project import project_for
 
-# A file none of whose rules can fire is never walked. Every rule needs one of these
-# words in the code: an activation, a loss, or exp (hand-written softmax).
-_PREFILTER = re.compile(
-    r"softmax|Softmax|sigmoid|Sigmoid|expit|cross_entropy|CrossEntropy|nll_loss|NLLLoss|kl_div|KLDiv|BCE|"
-    r"binary_cross_entropy|exp\("
-)
-
-
-def might_have_findings(source: str) -> bool:
-    return _PREFILTER.search(source) is not None
+__all__ = ["analyze_source", "might_have_findings", "parse"]
 
 
 def analyze_source(
@@ -31,35 +20,41 @@ def analyze_source(
     *,
     tree: ast.Module | None = None,
     project_root: str | None = None,
+    report_syntax_errors: bool = False,
 ) -> list[Finding]:
     """Every finding in ``source`` (all codes, unfiltered), sorted by position.
 
-    Never raises on user input: a file that cannot be parsed gives one XG999 finding.
+    Never raises on user input: a file that cannot be parsed gives one XG999 finding
+    (always with ``report_syntax_errors``, else only when it would have been analysed).
     ``tree`` lets flake8 hand over the ast it already parsed. ``project_root`` names the
     directory whose modules imports resolve to; by default the nearest parent with
-    pyproject.toml, setup.cfg, setup.py or .git.
+    pyproject.toml, setup.cfg, setup.py or .git. Modules of the project are read from
+    disk, once per process.
     """
-    if tree is None and not might_have_findings(source):
-        return []
-    if tree is None:
-        parsed = parse(source, path)
-        if isinstance(parsed, Finding):
-            return [parsed]
-        tree = parsed
-    elif not might_have_findings(source):
-        return []
-    file = SourceFile(path, source, tree)
-    checks = Checks({path})
     try:
-        Analyzer(checks).run_module(file)
+        project = project_for(path, project_root)
+        relevant = (
+            might_have_findings(source)
+            or project.imports_relevant_module(path, source)
+            or (os.path.isfile(path) and bool(project.relevant_importers(os.path.abspath(path))))
+        )
+        if not relevant and not (report_syntax_errors and tree is None):
+            return []
+        if tree is None:
+            parsed = parse(source, path)
+            if isinstance(parsed, Finding):
+                return [parsed]
+            if not relevant:
+                return []
+            tree = parsed
+        return project.check(path, source, tree)
     except RecursionError:
-        # Pathologically nested code: report what was found before giving up.
-        pass
+        return []  # pathologically nested code: no claim rather than a crash
     except Exception as error:  # never crash the user's lint run
         if os.environ.get("XENTGUARD_DEBUG"):
             raise
         warnings.warn(f"xentguard: internal error analysing {path}: {error!r}", RuntimeWarning, stacklevel=2)
-    return sorted(checks.findings, key=Finding.sort_key)
+        return []
 
 
 def parse(source: str, path: str) -> ast.Module | Finding:
@@ -76,3 +71,6 @@ def parse(source: str, path: str) -> ast.Module | Finding:
         line, col = 1, 0
         detail = f"cannot parse {path}: {error}"
     return Finding("XG999", line, col, line, col, RULES["XG999"].format(detail=detail), path)
+
+
+

@@ -19,12 +19,23 @@ from xentguard.static.source import SourceFile
 
 
 class Checks:
-    """Collects findings for the files being reported on (others are only read)."""
+    """Collects findings, by file, deduplicated by position.
 
-    def __init__(self, report_paths: set[str]) -> None:
-        self.report_paths = report_paths
-        self.findings: list[Finding] = []
-        self._seen: set[tuple[str, str, int, int]] = set()
+    ``context`` is the stack of call sites whose arguments the current walk depends on
+    (a loss passed into ``train``): findings made under it name the innermost call.
+    """
+
+    def __init__(self, report_paths: set[str] | None = None) -> None:
+        self.report_paths = report_paths  # None: every file
+        self._found: dict[tuple[str, str, int, int], tuple[Finding, bool]] = {}
+        self.context: list[Origin] = []
+
+    @property
+    def findings(self) -> list[Finding]:
+        return [finding for finding, _ in self._found.values()]
+
+    def findings_for(self, path: str) -> list[Finding]:
+        return [finding for finding, _ in self._found.values() if finding.path == path]
 
     # ------------------------------------------------------------- reporting
     def origin(self, what: str, node: ast.AST, file: SourceFile) -> Origin:
@@ -40,16 +51,21 @@ class Checks:
         fix: Fix | None = None,
         **fields: str,
     ) -> None:
-        if file.path not in self.report_paths:
+        if self.report_paths is not None and file.path not in self.report_paths:
             return
         line, col = file.start(node)
         key = (file.path, code, line, col)
-        if key in self._seen:
-            return
-        self._seen.add(key)
+        in_context = bool(self.context)
+        previous = self._found.get(key)
+        if previous is not None and (in_context or not previous[1]):
+            return  # keep the first, unless a context-free finding can replace a context-bound one
         end_line, end_col = file.end(node)
         message = RULES[code].format(**fields)
-        self.findings.append(Finding(code, line, col, end_line, end_col, message, file.path, evidence, fix))
+        if in_context:
+            site = self.context[-1]
+            message += f" (when called from {_where(site, file)})"
+            evidence = (*evidence, Step(site.what, site.path, site.line, site.col))
+        self._found[key] = (Finding(code, line, col, end_line, end_col, message, file.path, evidence, fix), in_context)
 
     def describe(self, origin: Origin, file: SourceFile) -> str:
         """``F.softmax at line 21 (through Net.forward at line 15)``: producer first."""

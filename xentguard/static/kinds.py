@@ -155,6 +155,15 @@ class FunctionRef(Value):
     bound_self: Value | None = None
 
 
+@dataclass(frozen=True, eq=False)
+class Deferred(Value):
+    """A name imported from a module still being walked (an import cycle): looked up in
+    that module's scope when it is read, by which time the module is complete."""
+
+    scope: object  # scopes.Scope
+    name: str
+
+
 @dataclass(frozen=True)
 class Binding:
     """A name bound in a scope: its value and the expression it was assigned from."""

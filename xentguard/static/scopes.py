@@ -6,7 +6,7 @@ import ast
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Union
 
-from xentguard.static.kinds import UNKNOWN, Binding, Value, join, join_all
+from xentguard.static.kinds import UNKNOWN, Binding, Deferred, Value, join, join_all
 
 if TYPE_CHECKING:
     from xentguard.static.source import SourceFile
@@ -39,6 +39,10 @@ class Scope:
         while scope is not None:
             binding = scope.bindings.get(name)
             if binding is not None:
+                if isinstance(binding.value, Deferred) and isinstance(binding.value.scope, Scope):
+                    target = binding.value.scope
+                    resolved = target.lookup(binding.value.name) if target is not self else None
+                    return resolved if resolved is not None and not isinstance(resolved.value, Deferred) else None
                 return binding
             if name in scope.local_names:
                 return None

@@ -37,10 +37,10 @@ class SourceFile:
         return line, self.char_col(line, getattr(node, "col_offset", 0))
 
     def end(self, node: ast.AST) -> tuple[int, int]:
-        line = getattr(node, "end_lineno", None) or getattr(node, "lineno", 1)
-        col = getattr(node, "end_col_offset", None)
+        line: int = getattr(node, "end_lineno", None) or int(getattr(node, "lineno", 1))
+        col: int | None = getattr(node, "end_col_offset", None)
         if col is None:
-            col = getattr(node, "col_offset", 0)
+            col = int(getattr(node, "col_offset", 0))
         return line, self.char_col(line, col)
 
     def text(self, node: ast.AST) -> str:
@@ -60,12 +60,10 @@ class SourceFile:
     @cached_property
     def name_loads(self) -> Counter[str]:
         """How often each name is read anywhere in the file (for 'only use' fixes)."""
-        return Counter(
-            node.id for node in ast.walk(self.tree) if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Store)
-        )
+        names = (node for node in ast.walk(self.tree) if isinstance(node, ast.Name))
+        return Counter(node.id for node in names if not isinstance(node.ctx, ast.Store))
 
     @cached_property
     def name_stores(self) -> Counter[str]:
-        return Counter(
-            node.id for node in ast.walk(self.tree) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)
-        )
+        names = (node for node in ast.walk(self.tree) if isinstance(node, ast.Name))
+        return Counter(node.id for node in names if isinstance(node.ctx, ast.Store))

@@ -1,0 +1,18 @@
+"""The textual pre-filter: a file none of whose rules can fire is never parsed or walked."""
+
+from __future__ import annotations
+
+import re
+
+# Every rule needs one of these words in the code: an activation, a loss, or exp
+# (a hand-written softmax). A file without them can still matter through its imports
+# (see Project.imports_relevant_module).
+_TRIGGERS = re.compile(
+    r"softmax|Softmax|sigmoid|Sigmoid|expit|cross_entropy|CrossEntropy|nll_loss|NLLLoss|kl_div|KLDiv|BCE|"
+    r"binary_cross_entropy|exp\("
+)
+IMPORT_LINE = re.compile(r"^[ \t]*(?:from[ \t]+(\.*[\w.]*)[ \t]+import|import[ \t]+([\w.]+))", re.MULTILINE)
+
+
+def might_have_findings(source: str) -> bool:
+    return _TRIGGERS.search(source) is not None

@@ -1,0 +1,272 @@
+"""Whole-project analysis: imports resolve to the project's own files, and functions
+defined in one file are walked with the arguments their callers in other files pass.
+
+One :class:`Project` per project root and process, shared by every file checked in that
+process (flake8 workers and CLI workers alike), so a module is parsed and walked once
+and both front ends report the same findings. Findings of every walked file are kept
+by path; checking a file returns the findings recorded for it.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import os
+import re
+import tokenize
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from xentguard.static.analyzer import Analyzer
+from xentguard.static.checks import Checks
+from xentguard.static.findings import Finding
+from xentguard.static.kinds import Deferred, Value
+from xentguard.static.prefilter import IMPORT_LINE, might_have_findings
+from xentguard.static.scopes import Scope
+from xentguard.static.source import SourceFile
+
+_MARKERS = ("pyproject.toml", "setup.cfg", "setup.py", ".git")
+_SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__", ".tox", ".nox", ".venv", "venv", "node_modules", "build", "dist",
+              ".mypy_cache", ".ruff_cache", ".pytest_cache", ".ci-venv"}
+_MAX_PROJECT_FILES = 20_000
+
+
+@dataclass(frozen=True, eq=False)
+class ModuleValue(Value):
+    """A project module: its attributes are its module-level bindings."""
+
+    name: str
+    scope: Scope
+    path: str
+
+
+def find_root(path: str) -> str:
+    """The nearest parent directory holding a project marker, else the file's directory."""
+    start = Path(os.path.abspath(path)).parent
+    for directory in (start, *start.parents):
+        if any((directory / marker).exists() for marker in _MARKERS):
+            return str(directory)
+    return str(start)
+
+
+class Project:
+    def __init__(self, root: str) -> None:
+        self.root = os.path.abspath(root)
+        self._texts: dict[str, str] | None = None
+        self._relevant: dict[str, bool] = {}
+        self._index: dict[str, list[str]] | None = None
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every walked module (the text of one changed)."""
+        self.checks = Checks(report_paths=None)
+        self.analyzer = Analyzer(self.checks, self.resolve_import, self.module_attribute)
+        self._modules: dict[str, ModuleValue | None] = {}  # abs path -> module (None: in progress/failed)
+        self._files: dict[str, SourceFile] = {}
+        self._analysed_importers: set[str] = set()
+        self._walking: set[str] = set()
+
+    # -------------------------------------------------------------- checking
+    def check(self, path: str, source: str, tree: ast.Module) -> list[Finding]:
+        """Findings in ``path``: from walking it, and from walking its importers."""
+        path = os.path.normpath(path)
+        key = os.path.abspath(path)
+        known = self._files.get(key)
+        if known is not None and known.source != source:
+            self.reset()  # the text changed since it was walked (an editor, a test): start over
+        file = SourceFile(path, source, tree)
+        self._files.setdefault(key, file)
+        self.analyse(key)
+        if os.path.isfile(key):
+            self.analyse_importers(key, self._files[key])
+        reported = self._files[key].path
+        return sorted(self.checks.findings_for(reported), key=Finding.sort_key)
+
+    def analyse(self, key: str) -> ModuleValue | None:
+        if key in self._modules:
+            return self._modules[key]
+        file = self._files.get(key) or self._load(key)
+        if file is None:
+            self._modules[key] = None
+            return None
+        self._files[key] = file
+        module = ModuleValue(_module_name(key, self.root), Scope(), file.path)
+        self._modules[key] = module
+        self._walking.add(key)
+        try:
+            self.analyzer.run_module(file, module.scope)
+        finally:
+            self._walking.discard(key)
+        if not self._walking:
+            self.analyzer.drain()
+        return module
+
+    def analyse_importers(self, key: str, file: SourceFile) -> None:
+        """Walk the project files that import this one, so that calls from them into this
+        file's functions (a loss passed to ``train``) are followed."""
+        if key in self._analysed_importers:
+            return
+        self._analysed_importers.add(key)
+        for other in self.relevant_importers(key):
+            if other not in self._modules:
+                self.analyse(other)
+
+    def relevant_importers(self, key: str) -> list[str]:
+        """Project files whose import lines name this module and that could pass a kind."""
+        path = Path(key)
+        stem = path.parent.name if path.stem == "__init__" else path.stem
+        texts = self._project_texts()
+        importers = self._importer_index().get(stem, ())
+        return [other for other in importers if other != key and might_have_findings(texts[other])]
+
+    def _importer_index(self) -> dict[str, list[str]]:
+        if self._index is None:
+            self._index = {}
+            for path, text in self._project_texts().items():
+                for name in _imported_names(text):
+                    self._index.setdefault(name, []).append(path)
+        return self._index
+
+    def imports_relevant_module(self, path: str, source: str) -> bool:
+        """``source`` imports a project module that could produce a kind or a loss: worth
+        walking even though it never mentions one itself. Text only, nothing parsed."""
+        importer = SourceFile(path, "", ast.Module(body=[], type_ignores=[]))
+        for match in IMPORT_LINE.finditer(source):
+            spec = match.group(1) or match.group(2) or ""
+            level = len(spec) - len(spec.lstrip("."))
+            module = spec.lstrip(".")
+            if level == 0 and (module == "torch" or module.startswith("torch.") or not module):
+                continue
+            for candidate in self._candidates(importer, module, level):
+                if self._relevant_file(candidate):
+                    return True
+        return False
+
+    def _relevant_file(self, candidate: str) -> bool:
+        cached = self._relevant.get(candidate)
+        if cached is None:
+            try:
+                text = Path(candidate).read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                text = ""
+            cached = self._relevant[candidate] = might_have_findings(text)
+        return cached
+
+    # ------------------------------------------------------------- resolving
+    def resolve_import(self, importer: SourceFile, module: str, level: int) -> Value | None:
+        for candidate in self._candidates(importer, module, level):
+            if os.path.isfile(candidate):
+                return self.analyse(os.path.abspath(candidate))
+        return None
+
+    def module_attribute(self, module: Value, attr: str) -> Value | None:
+        """``pkg.models`` after ``import pkg``: a submodule not bound in the package."""
+        if not isinstance(module, ModuleValue):
+            return None
+        binding = module.scope.lookup(attr)
+        if binding is not None:
+            return binding.value
+        if os.path.abspath(module.path) in self._walking:
+            return Deferred(module.scope, attr)  # an import cycle: resolved when read
+        base = Path(module.path)
+        directory = base.parent if base.name == "__init__.py" else None
+        if directory is None:
+            return None
+        for candidate in (directory / f"{attr}.py", directory / attr / "__init__.py"):
+            if candidate.is_file():
+                return self.analyse(str(candidate.resolve()))
+        return None
+
+    def _candidates(self, importer: SourceFile, module: str, level: int) -> list[str]:
+        parts = module.split(".") if module else []
+        here = Path(os.path.abspath(importer.path)).parent
+        if level:
+            base = here
+            for _ in range(level - 1):
+                base = base.parent
+            bases = [base]
+        else:
+            # Script-style sibling imports first, then the root and a src/ layout.
+            bases = [here, Path(self.root), Path(self.root) / "src"]
+        found = []
+        for base in bases:
+            target = base.joinpath(*parts) if parts else base
+            found.append(f"{target}.py" if parts else str(target / "__init__.py"))
+            found.append(str(target / "__init__.py"))
+        return found
+
+    # ----------------------------------------------------------------- files
+    def _load(self, key: str) -> SourceFile | None:
+        try:
+            data = Path(key).read_bytes()
+            if len(data) > 2_000_000 or b"\0" in data:
+                return None
+            encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+            source = data.decode(encoding)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                tree = ast.parse(source, filename=key)
+        except (OSError, SyntaxError, UnicodeDecodeError, ValueError, LookupError, MemoryError, RecursionError):
+            return None
+        return SourceFile(self._display_path(key), source, tree)
+
+    def _display_path(self, key: str) -> str:
+        try:
+            relative = os.path.relpath(key)
+        except ValueError:
+            return key
+        return key if relative.startswith("..") else relative
+
+    def _project_texts(self) -> dict[str, str]:
+        if self._texts is None:
+            self._texts = {}
+            count = 0
+            for directory, subdirs, files in os.walk(self.root):
+                subdirs[:] = [d for d in subdirs if d not in _SKIP_DIRS and not d.endswith(".egg-info")]
+                for name in files:
+                    if not name.endswith(".py"):
+                        continue
+                    count += 1
+                    if count > _MAX_PROJECT_FILES:
+                        return self._texts
+                    path = os.path.join(directory, name)
+                    try:
+                        self._texts[os.path.abspath(path)] = Path(path).read_text(encoding="utf-8", errors="replace")
+                    except OSError:
+                        continue
+        return self._texts
+
+
+def _module_name(path: str, root: str) -> str:
+    relative = os.path.relpath(path, root)
+    return relative[:-3].replace(os.sep, ".").removesuffix(".__init__")
+
+
+_IMPORT_STATEMENT = re.compile(r"^[ \t]*(?:from[ \t]+[\w.]+[ \t]+import[ \t]*\([^)]*\)|(?:from|import)[ \t][^\n]*)",
+                               re.MULTILINE)
+
+
+def _imported_names(text: str) -> set[str]:
+    """Every identifier on the import statements of ``text`` (module parts and names)."""
+    names: set[str] = set()
+    if "import" not in text:
+        return names
+    for match in _IMPORT_STATEMENT.finditer(text):
+        names.update(re.findall(r"\w+", match.group(0)))
+    return names
+
+
+_PROJECTS: dict[str, Project] = {}
+
+
+def project_for(path: str, root: str | None = None) -> Project:
+    """The per-process project for ``path`` (found by its markers unless ``root`` is given)."""
+    key = os.path.abspath(root) if root is not None else find_root(path)
+    project = _PROJECTS.get(key)
+    if project is None:
+        project = _PROJECTS[key] = Project(key)
+    return project
+
+
+__all__ = ["ModuleValue", "Project", "find_root", "project_for"]
