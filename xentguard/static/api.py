@@ -9,7 +9,7 @@ import warnings
 from xentguard.catalogue import RULES
 from xentguard.static.findings import Finding
 from xentguard.static.prefilter import might_have_findings
-from xentguard.static.project import project_for
+from xentguard.static.project import Project, project_for
 
 __all__ = ["analyze_source", "might_have_findings", "parse"]
 
@@ -21,6 +21,7 @@ def analyze_source(
     tree: ast.Module | None = None,
     project_root: str | None = None,
     report_syntax_errors: bool = False,
+    isolated: bool = False,
 ) -> list[Finding]:
     """Every finding in ``source`` (all codes, unfiltered), sorted by position.
 
@@ -29,14 +30,16 @@ def analyze_source(
     ``tree`` lets flake8 hand over the ast it already parsed. ``project_root`` names the
     directory whose modules imports resolve to; by default the nearest parent with
     pyproject.toml, setup.cfg, setup.py or .git. Modules of the project are read from
-    disk, once per process.
+    disk, once per process. ``isolated`` analyses the file alone (no imports followed).
     """
     try:
-        project = project_for(path, project_root)
+        project = Project(os.path.dirname(os.path.abspath(path)), follow_imports=False) if isolated else (
+            project_for(path, project_root))
         relevant = (
             might_have_findings(source)
             or project.imports_relevant_module(path, source)
-            or (os.path.isfile(path) and bool(project.relevant_importers(os.path.abspath(path))))
+            or (project.follow_imports and os.path.isfile(path)
+                and bool(project.relevant_importers(os.path.abspath(path))))
         )
         if not relevant and not (report_syntax_errors and tree is None):
             return []

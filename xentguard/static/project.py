@@ -51,8 +51,9 @@ def find_root(path: str) -> str:
 
 
 class Project:
-    def __init__(self, root: str) -> None:
+    def __init__(self, root: str, follow_imports: bool = True) -> None:
         self.root = os.path.abspath(root)
+        self.follow_imports = follow_imports
         self._texts: dict[str, str] | None = None
         self._relevant: dict[str, bool] = {}
         self._index: dict[str, list[str]] | None = None
@@ -61,7 +62,10 @@ class Project:
     def reset(self) -> None:
         """Forget every walked module (the text of one changed)."""
         self.checks = Checks(report_paths=None)
-        self.analyzer = Analyzer(self.checks, self.resolve_import, self.module_attribute)
+        if self.follow_imports:
+            self.analyzer = Analyzer(self.checks, self.resolve_import, self.module_attribute)
+        else:
+            self.analyzer = Analyzer(self.checks)
         self._modules: dict[str, ModuleValue | None] = {}  # abs path -> module (None: in progress/failed)
         self._files: dict[str, SourceFile] = {}
         self._analysed_importers: set[str] = set()
@@ -78,7 +82,7 @@ class Project:
         file = SourceFile(path, source, tree)
         self._files.setdefault(key, file)
         self.analyse(key)
-        if os.path.isfile(key):
+        if self.follow_imports and os.path.isfile(key):
             self.analyse_importers(key, self._files[key])
         reported = self._files[key].path
         return sorted(self.checks.findings_for(reported), key=Finding.sort_key)
@@ -131,6 +135,8 @@ class Project:
     def imports_relevant_module(self, path: str, source: str) -> bool:
         """``source`` imports a project module that could produce a kind or a loss: worth
         walking even though it never mentions one itself. Text only, nothing parsed."""
+        if not self.follow_imports:
+            return False
         importer = SourceFile(path, "", ast.Module(body=[], type_ignores=[]))
         for match in IMPORT_LINE.finditer(source):
             spec = match.group(1) or match.group(2) or ""

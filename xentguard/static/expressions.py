@@ -1,0 +1,200 @@
+"""Expressions: names, attributes, subscripts and operators evaluated to abstract values."""
+
+from __future__ import annotations
+
+import ast
+from typing import TYPE_CHECKING
+
+from xentguard.static.kinds import (
+    UNKNOWN,
+    ClassRef,
+    ExpOf,
+    FunctionRef,
+    Instance,
+    Mapping,
+    Ref,
+    Shifted,
+    Tensor,
+    TupleOf,
+    Value,
+    join_all,
+)
+from xentguard.static.scopes import ClassInfo, FunctionInfo, Scope
+from xentguard.static.syntax import NO_LITERAL, Frame, is_property, is_static, literal, subframe, training_branch
+
+if TYPE_CHECKING:
+    from xentguard.static.analyzer import ImportResolver, ModuleAttribute
+    from xentguard.static.checks import Checks
+
+
+class Expressions:
+    """Mixin of :class:`Analyzer`: evaluation of every expression that is not a call."""
+
+    if TYPE_CHECKING:  # provided by Analyzer and Calls
+        checks: Checks
+        functions: list[FunctionInfo]
+        resolve_import: ImportResolver | None
+        module_attribute: ModuleAttribute | None
+
+        def ev_call(self, node: ast.Call, frame: Frame) -> Value: ...
+        def summary(self, fn: FunctionInfo, bound_self: Value | None, args: tuple[Value, ...],
+                    kwargs: tuple[tuple[str, Value], ...]) -> Value: ...
+        def assign(self, target: ast.expr, value: Value, frame: Frame, source: ast.expr | None,
+                   stmt: ast.stmt | None) -> None: ...
+        def _defaults(self, args: ast.arguments, frame: Frame) -> dict[str, Value]: ...
+
+    def ev(self, node: ast.expr | None, frame: Frame) -> Value:
+        if node is None:
+            return UNKNOWN
+        if isinstance(node, ast.Name):
+            return frame.scope.value(node.id)
+        if isinstance(node, ast.Call):
+            return self.ev_call(node, frame)
+        if isinstance(node, ast.Attribute):
+            return self.attribute(self.ev(node.value, frame), node.attr, frame, node)
+        if isinstance(node, ast.Subscript):
+            return self.subscript(node, frame)
+        if isinstance(node, ast.BinOp):
+            return self.binop(node, frame)
+        if isinstance(node, ast.Tuple):
+            return TupleOf(tuple(self.ev(e, frame) for e in node.elts))
+        if isinstance(node, (ast.List, ast.Set)):
+            items = [self.ev(e, frame) for e in node.elts]
+            if isinstance(node, ast.List) and not any(isinstance(e, ast.Starred) for e in node.elts):
+                return Mapping(tuple(enumerate(items)))
+            return UNKNOWN
+        if isinstance(node, ast.Dict):
+            pairs: list[tuple[object, Value]] = []
+            literal_keys = True
+            for k, v in zip(node.keys, node.values):
+                value = self.ev(v, frame)
+                key = literal(k) if k is not None else NO_LITERAL
+                if k is not None:
+                    self.ev(k, frame)
+                if key is NO_LITERAL:
+                    literal_keys = False
+                pairs.append((key, value))
+            return Mapping(tuple(pairs)) if literal_keys else UNKNOWN
+        if isinstance(node, ast.IfExp):
+            self.ev(node.test, frame)
+            body, orelse = self.ev(node.body, frame), self.ev(node.orelse, frame)
+            branch = training_branch(node.test)
+            if branch == "body":
+                return body
+            if branch == "orelse":
+                return orelse
+            return join_all([body, orelse])
+        if isinstance(node, ast.NamedExpr):
+            value = self.ev(node.value, frame)
+            self.assign(node.target, value, frame, node.value, None)
+            return value
+        if isinstance(node, ast.Lambda):
+            fn = FunctionInfo(node, "<lambda>", frame.file, frame.scope, None)
+            fn.defaults = self._defaults(node.args, frame)
+            self.functions.append(fn)
+            return FunctionRef(fn)
+        if isinstance(node, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
+            sub = subframe(frame, Scope(frame.scope, frozenset()), frame.eval_only)
+            for comp in node.generators:
+                self.ev(comp.iter, sub)
+                self.assign(comp.target, UNKNOWN, sub, None, None)
+                for cond in comp.ifs:
+                    self.ev(cond, sub)
+            if isinstance(node, ast.DictComp):
+                self.ev(node.key, sub)
+                self.ev(node.value, sub)
+            else:
+                self.ev(node.elt, sub)
+            return UNKNOWN
+        if isinstance(node, ast.Starred):
+            self.ev(node.value, frame)
+            return UNKNOWN
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.expr):
+                self.ev(child, frame)
+        return UNKNOWN
+
+    def subscript(self, node: ast.Subscript, frame: Frame) -> Value:
+        base = self.ev(node.value, frame)
+        self.ev(node.slice, frame)
+        key = literal(node.slice)
+        if isinstance(base, TupleOf) and isinstance(key, int) and -len(base.items) <= key < len(base.items):
+            return base.items[key]
+        if isinstance(base, Mapping) and key is not NO_LITERAL:
+            return base.get(key)
+        if isinstance(base, Tensor):
+            return base
+        return UNKNOWN
+
+    def binop(self, node: ast.BinOp, frame: Frame) -> Value:
+        left = self.ev(node.left, frame)
+        right = self.ev(node.right, frame)
+        if isinstance(node.op, ast.Sub):
+            return Shifted()
+        if isinstance(node.op, ast.Div) and isinstance(left, ExpOf) and isinstance(right, ExpOf):
+            if not left.summed and right.summed and left.arg_key == right.arg_key:
+                return self.checks.hand_written_softmax(node, left, frame.file)
+        return UNKNOWN
+
+    def attribute(self, base: Value, attr: str, frame: Frame, node: ast.Attribute | None) -> Value:
+        if isinstance(base, Ref):
+            if self.resolve_import is not None and not base.qualname.startswith("torch"):
+                # `import pkg.models` binds `pkg`; `pkg.models` may be a project module.
+                module = self.resolve_import(frame.file, f"{base.qualname}.{attr}", 0)
+                if module is not None:
+                    return module
+            return Ref(f"{base.qualname}.{attr}")
+        if self.module_attribute is not None:
+            found = self.module_attribute(base, attr)
+            if found is not None:
+                return found
+        if isinstance(base, Instance):
+            return self.instance_attribute(base, attr)
+        if isinstance(base, ClassRef):
+            value = self.class_member(base.cls, attr, None)
+            return value if value is not None else UNKNOWN
+        if isinstance(base, Tensor) and attr in ("data", "T", "mT"):
+            return base
+        return UNKNOWN
+
+    def instance_attribute(self, instance: Instance, attr: str) -> Value:
+        cls = instance.cls
+        self.compute_attributes(cls)
+        value = self.class_member(cls, attr, instance)
+        return value if value is not None else UNKNOWN
+
+    def class_member(
+        self, cls: ClassInfo, attr: str, instance: Instance | None, depth: int = 0
+    ) -> Value | None:
+        if depth > 20:
+            return None
+        if instance is not None:
+            assigned = cls.assigned_value(attr)
+            if assigned is not None:
+                return assigned
+        method = cls.methods.get(attr)
+        if method is not None:
+            if instance is not None and is_property(method):
+                return self.summary(method, Instance(cls), (), ())
+            return FunctionRef(method, instance if instance is not None and not is_static(method) else None)
+        if attr in cls.class_attrs:
+            return cls.class_attrs[attr]
+        for base in cls.bases:
+            if isinstance(base, ClassRef):
+                if instance is not None:
+                    self.compute_attributes(base.cls)
+                found = self.class_member(base.cls, attr, instance, depth + 1)
+                if found is not None:
+                    return found
+        return None
+
+    def compute_attributes(self, cls: ClassInfo) -> None:
+        """Walk the methods once so that every ``self.x = ...`` is recorded."""
+        if cls.attrs_state != 0:
+            return
+        cls.attrs_state = 1
+        methods = sorted(cls.methods.values(), key=lambda m: m.name != f"{cls.name}.__init__")
+        for method in methods:
+            if not is_static(method):
+                self.summary(method, Instance(cls), (), ())
+        cls.attrs_state = 2
