@@ -7,7 +7,6 @@ import re
 import pytest
 
 from tests.conftest import ROOT
-
 from xentguard.catalogue import DEFAULT_OFF, RULES, Half, readme_table, rule
 from xentguard.static import analyze_source
 

@@ -20,6 +20,7 @@ from xentguard.static.kinds import (
     ClassRef,
     FunctionRef,
     Instance,
+    LazyImport,
     Mapping,
     Ref,
     Sequential,
@@ -28,9 +29,9 @@ from xentguard.static.kinds import (
     Value,
     join_all,
 )
-from xentguard.static.scopes import ClassInfo, FunctionInfo, Scope, assigned_names
+from xentguard.static.scopes import ClassInfo, FunctionInfo, Scope
 from xentguard.static.source import SourceFile
-from xentguard.static.syntax import NO_LITERAL, Frame, is_static, literal, param_names, subframe, training_branch
+from xentguard.static.syntax import NO_LITERAL, Frame, is_static, literal, subframe, training_branch
 
 # Resolves an import inside the project: (importing file, module, level) -> module value or None.
 ImportResolver = Callable[[SourceFile, str, int], "Value | None"]
@@ -57,8 +58,9 @@ class Analyzer(Expressions, Calls):
         self._tainted: set[tuple[object, ...]] = set()
         self._rewalks: dict[tuple[object, ...], int] = {}
         self._contexts: dict[FunctionInfo, int] = {}
-        self.functions: list[FunctionInfo] = []
-        self._next_generic = 0
+        self._lazy_values: dict[LazyImport, Value] = {}
+        # Functions not walked yet with unknown arguments, by file.
+        self.pending: dict[str, list[FunctionInfo]] = {}
 
     # ----------------------------------------------------------------- modules
     def run_module(self, file: SourceFile, scope: Scope | None = None) -> Scope:
@@ -67,13 +69,17 @@ class Analyzer(Expressions, Calls):
         self.walk_body(file.tree.body, Frame(file, scope))
         return scope
 
-    def drain(self) -> None:
-        """Walk every function not walked yet with unknown arguments (after all modules
-        of an import cycle are complete, so their names resolve)."""
-        while self._next_generic < len(self.functions):
-            fn = self.functions[self._next_generic]
-            self._next_generic += 1
+    def drain(self, path: str) -> None:
+        """Walk every function of ``path`` not walked yet, with unknown arguments (after all
+        modules of an import cycle are complete, so their names resolve). Functions of
+        modules that were only imported are summarised on demand, never walked whole."""
+        queue = self.pending.get(path)
+        while queue:
+            fn = queue.pop(0)
             self.summary(fn, self._generic_self(fn), (), ())
+
+    def queue(self, fn: FunctionInfo) -> None:
+        self.pending.setdefault(fn.file.path, []).append(fn)
 
     def _generic_self(self, fn: FunctionInfo) -> Value | None:
         if fn.cls is None or is_static(fn):
@@ -127,8 +133,7 @@ class Analyzer(Expressions, Calls):
         kwargs: tuple[tuple[str, Value], ...],
     ) -> Value:
         node = fn.node
-        local_names = assigned_names(node.body if isinstance(node.body, list) else [], node.args)
-        scope = Scope(fn.closure, local_names | param_names(node.args))
+        scope = Scope(fn.closure, fn.local_names)
         frame = Frame(fn.file, scope, fn=fn)
         params = fn.params
         positional = list(args)
@@ -358,32 +363,48 @@ class Analyzer(Expressions, Calls):
                 frame.scope.bind(target.value.id, Binding(Mapping(items)))
 
     def walk_import(self, stmt: ast.Import | ast.ImportFrom, frame: Frame) -> None:
+        """torch names bind eagerly; the project's names bind lazily (see LazyImport)."""
         if isinstance(stmt, ast.Import):
             for alias in stmt.names:
-                if alias.asname:
-                    imported = self._import_module(frame.file, alias.name, 0) or Ref(alias.name)
-                    frame.scope.bind(alias.asname, Binding(imported))
-                else:
-                    top = alias.name.split(".")[0]
-                    imported = self._import_module(frame.file, top, 0) or Ref(top)
-                    frame.scope.bind(top, Binding(imported))
+                module = alias.name if alias.asname else alias.name.split(".")[0]
+                frame.scope.bind(alias.asname or module, Binding(self._module_ref(frame.file, module, 0, None)))
             return
         module = stmt.module or ""
-        base = self._import_module(frame.file, module, stmt.level) if (stmt.level or module) else None
         for alias in stmt.names:
-            if alias.name == "*":
-                continue
-            name = alias.asname or alias.name
-            value: Value | None = None
-            if base is not None:
-                value = self.attribute(base, alias.name, frame, None)
-                if isinstance(value, Unknown):
-                    sub = self._import_module(frame.file, f"{module}.{alias.name}" if module else alias.name,
-                                              stmt.level)
-                    value = sub or UNKNOWN
-            elif stmt.level == 0:
-                value = Ref(f"{module}.{alias.name}")
-            frame.scope.bind(name, Binding(value or UNKNOWN))
+            if alias.name != "*":
+                value = self._module_ref(frame.file, module, stmt.level, alias.name)
+                frame.scope.bind(alias.asname or alias.name, Binding(value))
+
+    def _module_ref(self, file: SourceFile, module: str, level: int, name: str | None) -> Value:
+        qualname = f"{module}.{name}" if name and module else (name or module)
+        if level == 0 and (module == "torch" or module.startswith("torch.") or self.resolve_import is None):
+            return Ref(qualname)
+        return LazyImport(file, module, level, name)
+
+    def resolve_lazy(self, lazy: LazyImport) -> Value:
+        resolved = self._lazy_values.get(lazy)
+        if resolved is None:
+            resolved = self._lazy_values[lazy] = self._resolve_lazy(lazy)
+        return resolved
+
+    def _resolve_lazy(self, lazy: LazyImport) -> Value:
+        file = lazy.importer
+        assert isinstance(file, SourceFile)
+        module, level, name = lazy.module, lazy.level, lazy.name
+        base = self._import_module(file, module, level) if (level or module) else None
+        if name is None:
+            return base if base is not None else (Ref(module) if level == 0 else UNKNOWN)
+        value: Value = UNKNOWN
+        if base is not None:
+            value = self.attribute(base, name, Frame(file, Scope()), None)
+            if isinstance(value, LazyImport):
+                value = self.resolve_lazy(value)
+            if isinstance(value, Unknown):
+                sub = self._import_module(file, f"{module}.{name}" if module else name, level)
+                value = sub or UNKNOWN
+        elif level == 0:
+            value = Ref(f"{module}.{name}")
+        return value
 
     def _import_module(self, file: SourceFile, module: str, level: int) -> Value | None:
         if level == 0 and (module == "torch" or module.startswith("torch.")):
@@ -403,7 +424,7 @@ class Analyzer(Expressions, Calls):
         prefix = f"{cls.name}." if cls is not None else ""
         fn = FunctionInfo(node, prefix + node.name, frame.file, closure, cls)
         fn.defaults = self._defaults(node.args, frame)
-        self.functions.append(fn)
+        self.queue(fn)
         if cls is None:
             frame.scope.bind(node.name, Binding(FunctionRef(fn)))
         return fn

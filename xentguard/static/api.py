@@ -9,7 +9,7 @@ import warnings
 from xentguard.catalogue import RULES
 from xentguard.static.findings import Finding
 from xentguard.static.prefilter import might_have_findings
-from xentguard.static.project import Project, project_for
+from xentguard.static.project import Project, calls_parameters, project_for
 
 __all__ = ["analyze_source", "might_have_findings", "parse"]
 
@@ -35,20 +35,22 @@ def analyze_source(
     try:
         project = Project(os.path.dirname(os.path.abspath(path)), follow_imports=False) if isolated else (
             project_for(path, project_root))
-        relevant = (
-            might_have_findings(source)
-            or project.imports_relevant_module(path, source)
-            or (project.follow_imports and os.path.isfile(path)
-                and bool(project.relevant_importers(os.path.abspath(path))))
-        )
-        if not relevant and not (report_syntax_errors and tree is None):
+        relevant = might_have_findings(source) or project.imports_relevant_module(path, source)
+        if not relevant and tree is None and (report_syntax_errors or _may_receive_from_importers(project, path)):
+            parsed = parse(source, path)
+            if isinstance(parsed, Finding):
+                return [parsed]
+            tree = parsed
+        if not relevant and tree is not None and _may_receive_from_importers(project, path):
+            # A function here calls its parameters, and a project file importing this one
+            # mentions an activation or a loss: what it passes in decides the findings.
+            relevant = calls_parameters(tree) and bool(project.relevant_importers(os.path.abspath(path)))
+        if not relevant:
             return []
         if tree is None:
             parsed = parse(source, path)
             if isinstance(parsed, Finding):
                 return [parsed]
-            if not relevant:
-                return []
             tree = parsed
         return project.check(path, source, tree)
     except RecursionError:
@@ -58,6 +60,10 @@ def analyze_source(
             raise
         warnings.warn(f"xentguard: internal error analysing {path}: {error!r}", RuntimeWarning, stacklevel=2)
         return []
+
+
+def _may_receive_from_importers(project: Project, path: str) -> bool:
+    return project.follow_imports and os.path.isfile(path)
 
 
 def parse(source: str, path: str) -> ast.Module | Finding:

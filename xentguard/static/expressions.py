@@ -11,6 +11,7 @@ from xentguard.static.kinds import (
     ExpOf,
     FunctionRef,
     Instance,
+    LazyImport,
     Mapping,
     Ref,
     Shifted,
@@ -32,7 +33,9 @@ class Expressions:
 
     if TYPE_CHECKING:  # provided by Analyzer and Calls
         checks: Checks
-        functions: list[FunctionInfo]
+
+        def queue(self, fn: FunctionInfo) -> None: ...
+        def resolve_lazy(self, lazy: LazyImport) -> Value: ...
         resolve_import: ImportResolver | None
         module_attribute: ModuleAttribute | None
 
@@ -47,7 +50,8 @@ class Expressions:
         if node is None:
             return UNKNOWN
         if isinstance(node, ast.Name):
-            return frame.scope.value(node.id)
+            value = frame.scope.value(node.id)
+            return self.resolve_lazy(value) if isinstance(value, LazyImport) else value
         if isinstance(node, ast.Call):
             return self.ev_call(node, frame)
         if isinstance(node, ast.Attribute):
@@ -91,7 +95,7 @@ class Expressions:
         if isinstance(node, ast.Lambda):
             fn = FunctionInfo(node, "<lambda>", frame.file, frame.scope, None)
             fn.defaults = self._defaults(node.args, frame)
-            self.functions.append(fn)
+            self.queue(fn)
             return FunctionRef(fn)
         if isinstance(node, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
             sub = subframe(frame, Scope(frame.scope, frozenset()), frame.eval_only)
@@ -147,7 +151,7 @@ class Expressions:
         if self.module_attribute is not None:
             found = self.module_attribute(base, attr)
             if found is not None:
-                return found
+                return self.resolve_lazy(found) if isinstance(found, LazyImport) else found
         if isinstance(base, Instance):
             return self.instance_attribute(base, attr)
         if isinstance(base, ClassRef):

@@ -164,6 +164,17 @@ class Deferred(Value):
     name: str
 
 
+@dataclass(frozen=True, eq=False)
+class LazyImport(Value):
+    """A name imported from the project, resolved (the module parsed and walked) only when
+    the analysis reads it: most imported names never matter to a loss."""
+
+    importer: object  # source.SourceFile
+    module: str
+    level: int
+    name: str | None  # None: the module itself
+
+
 @dataclass(frozen=True)
 class Binding:
     """A name bound in a scope: its value and the expression it was assigned from."""

@@ -11,8 +11,15 @@ _TRIGGERS = re.compile(
     r"softmax|Softmax|sigmoid|Sigmoid|expit|cross_entropy|CrossEntropy|nll_loss|NLLLoss|kl_div|KLDiv|BCE|"
     r"binary_cross_entropy|exp\("
 )
+# A loss rule needs a loss somewhere: in the file, or in a project module it imports or
+# that imports it. Activations alone in other files cannot make a finding here.
+_LOSSES = re.compile(r"cross_entropy|CrossEntropy|nll_loss|NLLLoss|kl_div|KLDiv|BCE|binary_cross_entropy")
 IMPORT_LINE = re.compile(r"^[ \t]*(?:from[ \t]+(\.*[\w.]*)[ \t]+import|import[ \t]+([\w.]+))", re.MULTILINE)
 
 
 def might_have_findings(source: str) -> bool:
     return _TRIGGERS.search(source) is not None
+
+
+def mentions_loss(source: str) -> bool:
+    return _LOSSES.search(source) is not None

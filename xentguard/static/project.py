@@ -22,13 +22,13 @@ from xentguard.static.analyzer import Analyzer
 from xentguard.static.checks import Checks
 from xentguard.static.findings import Finding
 from xentguard.static.kinds import Deferred, Value
-from xentguard.static.prefilter import IMPORT_LINE, might_have_findings
+from xentguard.static.prefilter import IMPORT_LINE, mentions_loss, might_have_findings
 from xentguard.static.scopes import Scope
 from xentguard.static.source import SourceFile
 
 _MARKERS = ("pyproject.toml", "setup.cfg", "setup.py", ".git")
 _SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__", ".tox", ".nox", ".venv", "venv", "node_modules", "build", "dist",
-              ".mypy_cache", ".ruff_cache", ".pytest_cache", ".ci-venv"}
+              ".mypy_cache", ".ruff_cache", ".pytest_cache", ".ci-venv", "site-packages", "dist-packages"}
 _MAX_PROJECT_FILES = 20_000
 
 
@@ -57,6 +57,7 @@ class Project:
         self._texts: dict[str, str] | None = None
         self._relevant: dict[str, bool] = {}
         self._index: dict[str, list[str]] | None = None
+        self._resolved: dict[tuple[str, str, int], str | None] = {}
         self.reset()
 
     def reset(self) -> None:
@@ -82,7 +83,8 @@ class Project:
         file = SourceFile(path, source, tree)
         self._files.setdefault(key, file)
         self.analyse(key)
-        if self.follow_imports and os.path.isfile(key):
+        self.analyzer.drain(self._files[key].path)
+        if self.follow_imports and os.path.isfile(key) and (mentions_loss(source) or calls_parameters(tree)):
             self.analyse_importers(key, self._files[key])
         reported = self._files[key].path
         return sorted(self.checks.findings_for(reported), key=Finding.sort_key)
@@ -102,8 +104,6 @@ class Project:
             self.analyzer.run_module(file, module.scope)
         finally:
             self._walking.discard(key)
-        if not self._walking:
-            self.analyzer.drain()
         return module
 
     def analyse_importers(self, key: str, file: SourceFile) -> None:
@@ -113,8 +113,8 @@ class Project:
             return
         self._analysed_importers.add(key)
         for other in self.relevant_importers(key):
-            if other not in self._modules:
-                self.analyse(other)
+            if self.analyse(other) is not None:  # maybe only imported so far: walk it whole
+                self.analyzer.drain(self._files[other].path)
 
     def relevant_importers(self, key: str) -> list[str]:
         """Project files whose import lines name this module and that could pass a kind."""
@@ -133,8 +133,8 @@ class Project:
         return self._index
 
     def imports_relevant_module(self, path: str, source: str) -> bool:
-        """``source`` imports a project module that could produce a kind or a loss: worth
-        walking even though it never mentions one itself. Text only, nothing parsed."""
+        """``source`` imports a project module that mentions a loss: worth walking even
+        though it never mentions one itself. Text only, nothing parsed."""
         if not self.follow_imports:
             return False
         importer = SourceFile(path, "", ast.Module(body=[], type_ignores=[]))
@@ -156,15 +156,17 @@ class Project:
                 text = Path(candidate).read_text(encoding="utf-8", errors="replace")
             except OSError:
                 text = ""
-            cached = self._relevant[candidate] = might_have_findings(text)
+            cached = self._relevant[candidate] = mentions_loss(text)
         return cached
 
     # ------------------------------------------------------------- resolving
     def resolve_import(self, importer: SourceFile, module: str, level: int) -> Value | None:
-        for candidate in self._candidates(importer, module, level):
-            if os.path.isfile(candidate):
-                return self.analyse(os.path.abspath(candidate))
-        return None
+        where = (os.path.dirname(os.path.abspath(importer.path)), module, level)
+        path = self._resolved.get(where, "")
+        if path == "":
+            path = self._resolved[where] = next(
+                (os.path.abspath(c) for c in self._candidates(importer, module, level) if os.path.isfile(c)), None)
+        return self.analyse(path) if path is not None else None
 
     def module_attribute(self, module: Value, attr: str) -> Value | None:
         """``pkg.models`` after ``import pkg``: a submodule not bound in the package."""
@@ -261,6 +263,24 @@ def _imported_names(text: str) -> set[str]:
     for match in _IMPORT_STATEMENT.finditer(text):
         names.update(re.findall(r"\w+", match.group(0)))
     return names
+
+
+def calls_parameters(tree: ast.Module) -> bool:
+    """Some function calls one of its own parameters (``loss_fn(...)``, ``model(x)``): what
+    its callers pass decides what it computes."""
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            params = {a.arg for a in (*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs)}
+            params.discard("self")
+            params.discard("cls")
+            for inner in ast.walk(node):
+                if isinstance(inner, ast.Call):
+                    func = inner.func
+                    if isinstance(func, ast.Attribute) and func.attr == "forward":
+                        func = func.value
+                    if isinstance(func, ast.Name) and func.id in params:
+                        return True
+    return False
 
 
 _PROJECTS: dict[str, Project] = {}

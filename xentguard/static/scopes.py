@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Union
 
 from xentguard.static.kinds import UNKNOWN, Binding, Deferred, Value, join, join_all
@@ -100,6 +101,12 @@ class FunctionInfo:
 
     def __repr__(self) -> str:
         return f"FunctionInfo({self.name})"
+
+    @cached_property
+    def local_names(self) -> frozenset[str]:
+        """Parameters and every name the body assigns (computed once, walked many times)."""
+        body = self.node.body if isinstance(self.node.body, list) else []
+        return assigned_names(body, self.node.args)
 
 
 @dataclass(eq=False)

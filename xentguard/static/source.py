@@ -16,6 +16,7 @@ class SourceFile:
         self.tree = tree
         self.module_name = module_name
         self._lines: list[str] | None = None
+        self._byte_lines: list[bytes] | None = None
 
     @property
     def lines(self) -> list[str]:
@@ -44,13 +45,24 @@ class SourceFile:
         return line, self.char_col(line, col)
 
     def text(self, node: ast.AST) -> str:
-        segment = ast.get_source_segment(self.source, node)
-        if segment is not None:
-            return segment
-        try:
-            return ast.unparse(node)
-        except Exception:  # pragma: no cover - unparse of odd nodes
+        """The source text of ``node`` (ast.get_source_segment re-splits the whole file on
+        every call, which dominated the analysis time on large modules)."""
+        line = getattr(node, "lineno", None)
+        end_line = getattr(node, "end_lineno", None)
+        col = getattr(node, "col_offset", None)
+        end_col = getattr(node, "end_col_offset", None)
+        if line is None or end_line is None or col is None or end_col is None or end_line > len(self.lines):
             return "<expression>"
+        if self._byte_lines is None:
+            self._byte_lines = [text.encode("utf-8") for text in self.lines]
+        if line == end_line:
+            chunk = self._byte_lines[line - 1][col:end_col]
+        else:
+            chunk = b"".join(
+                [self._byte_lines[line - 1][col:], *self._byte_lines[line:end_line - 1],
+                 self._byte_lines[end_line - 1][:end_col]]
+            )
+        return chunk.decode("utf-8", errors="replace")
 
     def short(self, node: ast.AST, limit: int = 40) -> str:
         """Source text of ``node`` on one line, shortened for messages."""
