@@ -15,8 +15,11 @@ import warnings
 from dataclasses import dataclass, field
 from typing import TextIO
 
-import torch
-import torch.nn.functional as F
+# torch warns at import when NumPy is absent; the demo never touches NumPy.
+warnings.filterwarnings("ignore", message="Failed to initialize NumPy", category=UserWarning)
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 from torch import nn
 
 CLASSES = 3

@@ -69,14 +69,25 @@ class Analyzer(Expressions, Calls):
         self.walk_body(file.tree.body, Frame(file, scope))
         return scope
 
-    def drain(self, path: str) -> None:
-        """Walk every function of ``path`` not walked yet, with unknown arguments (after all
+    def drain(self, path: str, mentions: frozenset[str] = frozenset()) -> None:
+        """Walk the functions of ``path`` not walked yet, with unknown arguments (after all
         modules of an import cycle are complete, so their names resolve). Functions of
-        modules that were only imported are summarised on demand, never walked whole."""
+        modules that were only imported are summarised on demand, never walked whole.
+
+        Only functions that can find something are walked: those mentioning an activation,
+        a loss or exp, those calling their parameters, and (for a file walked for the calls
+        it makes into another one) those naming one of ``mentions``.
+        """
         queue = self.pending.get(path)
+        skipped: list[FunctionInfo] = []
         while queue:
             fn = queue.pop(0)
-            self.summary(fn, self._generic_self(fn), (), ())
+            if fn.worth_walking or (mentions and fn.mentions_any(mentions)):
+                self.summary(fn, self._generic_self(fn), (), ())
+            else:
+                skipped.append(fn)  # walked later if another file's names make it worth it
+        if skipped:
+            self.pending[path] = skipped
 
     def queue(self, fn: FunctionInfo) -> None:
         self.pending.setdefault(fn.file.path, []).append(fn)

@@ -9,7 +9,7 @@ import warnings
 from xentguard.catalogue import RULES
 from xentguard.static.findings import Finding
 from xentguard.static.prefilter import might_have_findings
-from xentguard.static.project import Project, calls_parameters, project_for
+from xentguard.static.project import Project, project_for, receivers
 
 __all__ = ["analyze_source", "might_have_findings", "parse"]
 
@@ -42,9 +42,9 @@ def analyze_source(
                 return [parsed]
             tree = parsed
         if not relevant and tree is not None and _may_receive_from_importers(project, path):
-            # A function here calls its parameters, and a project file importing this one
-            # mentions an activation or a loss: what it passes in decides the findings.
-            relevant = calls_parameters(tree) and bool(project.relevant_importers(os.path.abspath(path)))
+            # A function here takes a loss (or feeds a parameter to one), and a project file
+            # importing this one mentions an activation or a loss: what it passes in matters.
+            relevant = bool(receivers(tree)) and bool(project.relevant_importers(os.path.abspath(path)))
         if not relevant:
             return []
         if tree is None:

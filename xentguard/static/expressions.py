@@ -199,6 +199,6 @@ class Expressions:
         cls.attrs_state = 1
         methods = sorted(cls.methods.values(), key=lambda m: m.name != f"{cls.name}.__init__")
         for method in methods:
-            if not is_static(method):
+            if method.assigns_attributes and not is_static(method):
                 self.summary(method, Instance(cls), (), ())
         cls.attrs_state = 2

@@ -23,3 +23,8 @@ def might_have_findings(source: str) -> bool:
 
 def mentions_loss(source: str) -> bool:
     return _LOSSES.search(source) is not None
+
+
+# A function worth walking with unknown arguments mentions one of these (activation, loss,
+# exp/log, or a name that usually holds a loss object).
+FUNCTION_TRIGGERS = re.compile(_TRIGGERS.pattern + r"|loss|Loss|criterion|crit\b|\blog\(|\.log\(")

@@ -42,12 +42,16 @@ class ModuleValue(Value):
 
 
 def find_root(path: str) -> str:
-    """The nearest parent directory holding a project marker, else the file's directory."""
+    """The nearest parent directory holding a project marker; without one, the directory
+    above the outermost package (``__init__.py`` chain) containing the file."""
     start = Path(os.path.abspath(path)).parent
     for directory in (start, *start.parents):
         if any((directory / marker).exists() for marker in _MARKERS):
             return str(directory)
-    return str(start)
+    top = start
+    while (top / "__init__.py").exists() and top.parent != top:
+        top = top.parent
+    return str(top)
 
 
 class Project:
@@ -78,13 +82,17 @@ class Project:
         path = os.path.normpath(path)
         key = os.path.abspath(path)
         known = self._files.get(key)
-        if known is not None and known.source != source:
+        if known is not None and known.source != source.replace("\r\n", "\n").replace("\r", "\n"):
             self.reset()  # the text changed since it was walked (an editor, a test): start over
         file = SourceFile(path, source, tree)
+        if known is not None and known.imports_only:
+            # Read for its imports only so far; now it is checked itself: walk it whole.
+            self._files[key] = file
+            self._modules.pop(key, None)
         self._files.setdefault(key, file)
         self.analyse(key)
         self.analyzer.drain(self._files[key].path)
-        if self.follow_imports and os.path.isfile(key) and (mentions_loss(source) or calls_parameters(tree)):
+        if self.follow_imports and os.path.isfile(key):
             self.analyse_importers(key, self._files[key])
         reported = self._files[key].path
         return sorted(self.checks.findings_for(reported), key=Finding.sort_key)
@@ -107,14 +115,18 @@ class Project:
         return module
 
     def analyse_importers(self, key: str, file: SourceFile) -> None:
-        """Walk the project files that import this one, so that calls from them into this
-        file's functions (a loss passed to ``train``) are followed."""
+        """Walk the project files that import this one, where they call this file's
+        functions that take a loss or feed a parameter to a loss (``train(model, loader,
+        loss_fn)``), so that what they pass in is followed."""
         if key in self._analysed_importers:
             return
         self._analysed_importers.add(key)
+        names = receivers(file.tree)
+        if not names:
+            return
         for other in self.relevant_importers(key):
-            if self.analyse(other) is not None:  # maybe only imported so far: walk it whole
-                self.analyzer.drain(self._files[other].path)
+            if self.analyse(other) is not None:  # maybe only imported so far
+                self.analyzer.drain(self._files[other].path, mentions=names)
 
     def relevant_importers(self, key: str) -> list[str]:
         """Project files whose import lines name this module and that could pass a kind."""
@@ -211,7 +223,14 @@ class Project:
             if len(data) > 2_000_000 or b"\0" in data:
                 return None
             encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
-            source = data.decode(encoding)
+            # Universal newlines, as flake8 and open() read it, so the texts compare equal.
+            source = data.decode(encoding).replace("\r\n", "\n").replace("\r", "\n")
+            if not might_have_findings(source) and not _LOSS_PARAMETER.search(source):
+                # No activation, loss, exp or loss-taking function here: only its imports can
+                # matter (re-exports such as a package __init__); parsing them alone is cheaper.
+                file = SourceFile(self._display_path(key), source, _imports_only(source))
+                file.imports_only = True
+                return file
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 tree = ast.parse(source, filename=key)
@@ -265,21 +284,56 @@ def _imported_names(text: str) -> set[str]:
     return names
 
 
-def calls_parameters(tree: ast.Module) -> bool:
-    """Some function calls one of its own parameters (``loss_fn(...)``, ``model(x)``): what
-    its callers pass decides what it computes."""
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            params = {a.arg for a in (*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs)}
-            params.discard("self")
-            params.discard("cls")
-            for inner in ast.walk(node):
-                if isinstance(inner, ast.Call):
-                    func = inner.func
-                    if isinstance(func, ast.Attribute) and func.attr == "forward":
-                        func = func.value
-                    if isinstance(func, ast.Name) and func.id in params:
-                        return True
+def _imports_only(source: str) -> ast.Module:
+    """A module holding just the import statements of ``source`` (each parsed alone, so
+    one that sits in an ``if``/``try`` block still counts)."""
+    body: list[ast.stmt] = []
+    for match in _IMPORT_STATEMENT.finditer(source):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                body.extend(ast.parse(match.group(0).strip()).body)
+            except (SyntaxError, ValueError):
+                continue
+    return ast.Module(body=body, type_ignores=[])
+
+
+_LOSS_PARAMETER = re.compile(r"\bdef\s+\w+\s*\([^)]*\b\w*(?:loss|criterion|crit|objective)\w*", re.IGNORECASE)
+_LOSS_NAME = re.compile(r"loss|criterion|crit$|objective", re.IGNORECASE)
+
+
+def receivers(tree: ast.Module) -> frozenset[str]:
+    """Names of the module's functions (and classes holding such methods) whose findings
+    depend on their callers: a loss-like parameter is called (``loss_fn(model(x), y)``),
+    or a parameter is passed straight into a loss call (``F.cross_entropy(out, y)``)."""
+    names: set[str] = set()
+    for top in tree.body:
+        candidates = [top] if isinstance(top, (ast.FunctionDef, ast.AsyncFunctionDef)) else (
+            [m for m in top.body if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef))]
+            if isinstance(top, ast.ClassDef) else [])
+        for fn in candidates:
+            if _receives_from_callers(fn):
+                names.add(top.name)  # type: ignore[attr-defined]  # a def or a class
+                if fn is not top:
+                    names.add(fn.name)
+    return frozenset(names)
+
+
+def _receives_from_callers(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    params = {a.arg for a in (*fn.args.posonlyargs, *fn.args.args, *fn.args.kwonlyargs)} - {"self", "cls"}
+    if not params:
+        return False
+    for node in ast.walk(fn):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        if isinstance(func, ast.Attribute) and func.attr == "forward":
+            func = func.value
+        if isinstance(func, ast.Name) and func.id in params and _LOSS_NAME.search(func.id):
+            return True
+        callee = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+        if mentions_loss(callee) and any(isinstance(a, ast.Name) and a.id in params for a in node.args[:1]):
+            return True
     return False
 
 

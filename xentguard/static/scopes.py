@@ -8,6 +8,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Union
 
 from xentguard.static.kinds import UNKNOWN, Binding, Deferred, Value, join, join_all
+from xentguard.static.prefilter import FUNCTION_TRIGGERS
 
 if TYPE_CHECKING:
     from xentguard.static.source import SourceFile
@@ -103,6 +104,32 @@ class FunctionInfo:
         return f"FunctionInfo({self.name})"
 
     @cached_property
+    def worth_walking(self) -> bool:
+        """Whether a walk with unknown arguments can find anything: the body mentions an
+        activation, a loss (or a loss-holding name), exp, or calls one of its parameters.
+        Calls with known arguments are walked regardless."""
+        if isinstance(self.node, ast.Lambda):
+            return True
+        return FUNCTION_TRIGGERS.search(self.file.text(self.node)) is not None or calls_own_parameters(self.node)
+
+    def mentions_any(self, names: frozenset[str]) -> bool:
+        text = self.file.text(self.node)
+        return any(name in text for name in names)
+
+    @cached_property
+    def assigns_attributes(self) -> bool:
+        """The body assigns ``self.<name>`` or registers a submodule."""
+        for node in ast.walk(self.node):
+            if isinstance(node, (ast.Assign, ast.AnnAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                if any(isinstance(t, ast.Attribute) for t in targets):
+                    return True
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                if node.func.attr in ("add_module", "register_module"):
+                    return True
+        return False
+
+    @cached_property
     def local_names(self) -> frozenset[str]:
         """Parameters and every name the body assigns (computed once, walked many times)."""
         body = self.node.body if isinstance(self.node.body, list) else []
@@ -135,6 +162,23 @@ class ClassInfo:
         for value in values[1:]:
             result = join(result, value)
         return result
+
+
+def calls_own_parameters(node: FunctionNode) -> bool:
+    """The function calls one of its (non-self) parameters: ``loss_fn(...)``, ``model(x)``."""
+    params = {a.arg for a in (*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs)}
+    params.discard("self")
+    params.discard("cls")
+    if not params:
+        return False
+    for inner in ast.walk(node):
+        if isinstance(inner, ast.Call):
+            func = inner.func
+            if isinstance(func, ast.Attribute) and func.attr == "forward":
+                func = func.value
+            if isinstance(func, ast.Name) and func.id in params:
+                return True
+    return False
 
 
 def assigned_names(body: list[ast.stmt], args: ast.arguments | None = None) -> frozenset[str]:

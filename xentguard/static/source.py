@@ -17,6 +17,7 @@ class SourceFile:
         self.module_name = module_name
         self._lines: list[str] | None = None
         self._byte_lines: list[bytes] | None = None
+        self.imports_only = False  # only the import statements were parsed (see project.py)
 
     @property
     def lines(self) -> list[str]:
