@@ -20,7 +20,7 @@ warnings.filterwarnings("ignore", message="Failed to initialize NumPy", category
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
-from torch import nn
+from torch import nn  # noqa: E402
 
 CLASSES = 3
 POINTS_PER_CLASS = 200
