@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Union
 
-from xentguard.static.kinds import UNKNOWN, Binding, Deferred, Value, join, join_all
+from xentguard.static.kinds import UNKNOWN, Binding, Deferred, Value, join_all
 from xentguard.static.prefilter import FUNCTION_TRIGGERS
 
 if TYPE_CHECKING:
@@ -156,12 +156,7 @@ class ClassInfo:
 
     def assigned_value(self, attr: str) -> Value | None:
         values = self.assigned.get(attr)
-        if not values:
-            return None
-        result = values[0]
-        for value in values[1:]:
-            result = join(result, value)
-        return result
+        return join_all(values) if values else None
 
 
 def calls_own_parameters(node: FunctionNode) -> bool:
