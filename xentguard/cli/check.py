@@ -37,25 +37,12 @@ def analyze(source: str, path: str, project_root: str | None, notes: list[str]) 
     # Looked up at call time so tests and embedders can substitute the analysis.
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        findings = api.analyze_source(source, path, project_root=project_root)
+        findings = api.analyze_source(source, path, project_root=project_root, report_syntax_errors=True)
     for warning in caught:  # e.g. the analysis' own "internal error" warning: one line, no source echo
         text = f"{path}: {str(warning.message).removeprefix('xentguard: ')}"
         if text not in notes:
             notes.append(text)
-    prefilter = getattr(api, "might_have_findings", None)
-    if not findings and prefilter is not None and not prefilter(source):
-        # The analysis skipped a file that cannot concern it without parsing it; the CLI
-        # still owes the user a line for a syntax error (flake8 reports its own E999).
-        return _syntax_error(source, path)
     return findings
-
-
-def _syntax_error(source: str, path: str) -> list[Finding]:
-    parse = getattr(api, "parse", None)
-    if parse is None:
-        return []
-    parsed = parse(source, path)
-    return [parsed] if isinstance(parsed, Finding) else []
 
 
 def _filter(findings: list[Finding], source: str, selection: Selection) -> list[Finding]:

@@ -2,26 +2,22 @@
 
 from __future__ import annotations
 
-import io
 import re
-import tokenize
-from dataclasses import dataclass
+
+from xentguard.static.source import BinaryFile, SourceError, SourceText, decode_python
+
+__all__ = [
+    "BinaryFile",
+    "SourceError",
+    "SourceText",
+    "decode_notebook",
+    "decode_python",
+    "newline_of",
+    "read_bytes",
+    "split_lines",
+]
 
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
-
-
-class SourceError(ValueError):
-    """The file cannot be read or decoded; the message names the reason (not the file)."""
-
-
-class BinaryFile(SourceError):
-    """The file holds NUL bytes: not source code, skipped."""
-
-
-@dataclass(frozen=True)
-class SourceText:
-    text: str  # decoded, newlines as in the file
-    encoding: str  # codec to write it back with ("utf-8-sig" keeps a BOM)
 
 
 def split_lines(text: str) -> list[str]:
@@ -47,25 +43,6 @@ def read_bytes(path: str) -> bytes:
         raise SourceError("permission denied") from None
     except OSError as exc:
         raise SourceError(f"cannot read: {exc.strerror or exc}") from None
-
-
-def decode_python(data: bytes) -> SourceText:
-    """Decode like the interpreter: BOM, then coding cookie, then UTF-8."""
-    if b"\0" in data:
-        raise BinaryFile("binary file (contains NUL bytes), skipped")
-    try:
-        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
-    except SyntaxError as exc:
-        raise SourceError(f"cannot decode: {exc.msg if hasattr(exc, 'msg') else exc}") from None
-    try:
-        text = data.decode(encoding)
-    except (UnicodeDecodeError, LookupError) as exc:
-        detail = exc.reason if isinstance(exc, UnicodeDecodeError) else str(exc)
-        where = f" at byte {exc.start}" if isinstance(exc, UnicodeDecodeError) else ""
-        raise SourceError(f"cannot decode as {encoding}: {detail}{where}") from None
-    if encoding == "utf-8-sig" and text.startswith("\ufeff"):
-        text = text[1:]
-    return SourceText(text, encoding)
 
 
 def decode_notebook(data: bytes) -> str:

@@ -11,7 +11,7 @@ from xentguard.static.findings import Finding
 from xentguard.static.prefilter import might_have_findings
 from xentguard.static.project import Project, project_for, receivers
 
-__all__ = ["analyze_source", "might_have_findings", "parse"]
+__all__ = ["analyze_source", "parse"]
 
 
 def analyze_source(

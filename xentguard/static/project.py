@@ -10,10 +10,8 @@ by path; checking a file returns the findings recorded for it.
 from __future__ import annotations
 
 import ast
-import io
 import os
 import re
-import tokenize
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +22,7 @@ from xentguard.static.findings import Finding
 from xentguard.static.kinds import Deferred, Value
 from xentguard.static.prefilter import IMPORT_LINE, mentions_loss, might_have_findings
 from xentguard.static.scopes import Scope
-from xentguard.static.source import SourceFile
+from xentguard.static.source import SourceFile, decode_python, universal_newlines
 
 _MARKERS = ("pyproject.toml", "setup.cfg", "setup.py", ".git")
 _SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__", ".tox", ".nox", ".venv", "venv", "node_modules", "build", "dist",
@@ -82,7 +80,7 @@ class Project:
         path = os.path.normpath(path)
         key = os.path.abspath(path)
         known = self._files.get(key)
-        if known is not None and known.source != source.replace("\r\n", "\n").replace("\r", "\n"):
+        if known is not None and known.source != universal_newlines(source):
             self.reset()  # the text changed since it was walked (an editor, a test): start over
         file = SourceFile(path, source, tree)
         if known is not None and known.imports_only:
@@ -222,9 +220,7 @@ class Project:
             data = Path(key).read_bytes()
             if len(data) > 2_000_000 or b"\0" in data:
                 return None
-            encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
-            # Universal newlines, as flake8 and open() read it, so the texts compare equal.
-            source = data.decode(encoding).replace("\r\n", "\n").replace("\r", "\n")
+            source = universal_newlines(decode_python(data).text)
             if not might_have_findings(source) and not _LOSS_PARAMETER.search(source):
                 # No activation, loss, exp or loss-taking function here: only its imports can
                 # matter (re-exports such as a package __init__); parsing them alone is cheaper.
@@ -234,7 +230,7 @@ class Project:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 tree = ast.parse(source, filename=key)
-        except (OSError, SyntaxError, UnicodeDecodeError, ValueError, LookupError, MemoryError, RecursionError):
+        except (OSError, SyntaxError, ValueError, MemoryError, RecursionError):  # SourceError is a ValueError
             return None
         return SourceFile(self._display_path(key), source, tree)
 

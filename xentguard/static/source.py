@@ -3,8 +3,50 @@
 from __future__ import annotations
 
 import ast
+import io
+import tokenize
 from collections import Counter
+from dataclasses import dataclass
 from functools import cached_property
+
+
+class SourceError(ValueError):
+    """The file cannot be read or decoded; the message names the reason (not the file)."""
+
+
+class BinaryFile(SourceError):
+    """The file holds NUL bytes: not source code, skipped."""
+
+
+@dataclass(frozen=True)
+class SourceText:
+    text: str  # decoded, newlines as in the file
+    encoding: str  # codec to write it back with ("utf-8-sig" keeps a BOM)
+
+
+def decode_python(data: bytes) -> SourceText:
+    """Decode like the interpreter: BOM, then coding cookie, then UTF-8."""
+    if b"\0" in data:
+        raise BinaryFile("binary file (contains NUL bytes), skipped")
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError as exc:
+        raise SourceError(f"cannot decode: {exc.msg if hasattr(exc, 'msg') else exc}") from None
+    try:
+        text = data.decode(encoding)
+    except (UnicodeDecodeError, LookupError) as exc:
+        detail = exc.reason if isinstance(exc, UnicodeDecodeError) else str(exc)
+        where = f" at byte {exc.start}" if isinstance(exc, UnicodeDecodeError) else ""
+        raise SourceError(f"cannot decode as {encoding}: {detail}{where}") from None
+    if encoding == "utf-8-sig" and text.startswith("\ufeff"):
+        text = text[1:]
+    return SourceText(text, encoding)
+
+
+
+def universal_newlines(text: str) -> str:
+    """Newlines as flake8 and ``open()`` read a file, so texts read either way compare equal."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 class SourceFile:

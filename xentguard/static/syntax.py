@@ -35,9 +35,6 @@ class NoLiteral:
 NO_LITERAL = NoLiteral()
 
 
-NO_LITERAL = NoLiteral()
-
-
 def literal(node: ast.expr | None) -> object:
     if isinstance(node, ast.Constant) and isinstance(node.value, (str, int)) and not isinstance(node.value, bool):
         return node.value
