@@ -96,6 +96,36 @@ def test_join_of_same_kind_on_both_branches_is_kept() -> None:
     ) == [(7, "XG101")]
 
 
+def test_statement_calls_are_walked_when_the_callee_can_find_something() -> None:
+    # A call whose value is unused is skipped only when its callee mentions no activation
+    # or loss and gets nothing informative: here the base class computes the loss.
+    code = """
+        import torch.nn as nn
+
+        class Base(nn.Module):
+            def fit_step(self, x, y):
+                self.criterion(self(x), y).backward()
+
+            def log_sizes(self, x):
+                print(len(x))
+
+        class Net(Base):
+            def __init__(self):
+                super().__init__()
+                self.criterion = nn.CrossEntropyLoss()
+                self.body = nn.Sequential(nn.Linear(4, 2), nn.Softmax(dim=1))
+
+            def forward(self, x):
+                return self.body(x)
+
+            def train_epoch(self, x, y):
+                self.losses = []
+                self.log_sizes(x)
+                self.fit_step(x, y)
+        """
+    assert codes(code) == [(6, "XG101")]
+
+
 def test_loss_in_dict_with_literal_key() -> None:
     assert codes(
         """

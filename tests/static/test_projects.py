@@ -3,10 +3,12 @@ and through ``xentguard check``; both must report exactly the inline expectation
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,7 @@ import pytest
 from tests.conftest import FIXTURES
 from tests.static.expectations import Expectation, expectations
 from tests.static.test_fixtures_flake8 import reported
+from xentguard.static.project import find_root, may_have_receivers, receivers
 
 PROJECTS = sorted(p for p in (FIXTURES / "projects").iterdir() if p.is_dir() and any(p.rglob("*.py")))
 
@@ -63,3 +66,65 @@ def test_notebook_importing_a_project_module() -> None:
     items = [item for item in json.loads(result.stdout) if item["path"].endswith(".ipynb")]
     assert [(item["code"], item["cell"], item["line"]) for item in items] == [("XG106", 3, 2)]
     assert "nets.py" in items[0]["message"]
+
+
+def _receivers_of(code: str) -> frozenset[str]:
+    source = textwrap.dedent(code)
+    return receivers(ast.parse(source), source)
+
+
+def test_receivers_are_functions_calling_a_loss_parameter_or_feeding_one_to_a_loss() -> None:
+    found = _receivers_of(
+        """
+        import torch.nn.functional as F
+
+        def train(model, loader, loss_fn):
+            for x, y in loader:
+                loss_fn(model(x), y).backward()
+
+        def compute(out, y):
+            return F.cross_entropy(out, y)
+
+        class Trainer:
+            @staticmethod
+            def step(batch, criterion):
+                return criterion.forward(batch[0], batch[1])
+
+        def unrelated(model, x):
+            return model(x)
+        """
+    )
+    assert found == {"train", "compute", "Trainer", "step"}
+
+
+def test_receivers_of_a_file_whose_lowercase_text_is_longer() -> None:
+    # "İ".lower() is two characters: line numbers must still come out right.
+    found = _receivers_of(
+        """
+        NAMES = "İİİİİİİİİİİİİİİİİİİİİİİİİİİİİİİİİİİİİİİİİİİİİİİİİİİİİİİİİİİ"
+
+
+        def first(model, x):
+            return model(x)
+
+
+        def train(model, x, y, crit):
+            return crit(model(x), y)
+        """
+    )
+    assert found == {"train"}
+
+
+def test_a_file_without_loss_words_has_no_receivers() -> None:
+    assert not may_have_receivers("def run(model, x):\n    return model(x)\n")
+    assert may_have_receivers("def run(model, x, lossFn):\n    return lossFn (model(x))\n")
+
+
+def test_project_root_is_found_once_per_directory(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("")
+    package = tmp_path / "pkg"
+    package.mkdir()
+    assert find_root(str(package / "a.py")) == str(tmp_path)
+    (package / "setup.py").write_text("")  # directories are cached: a run sees one layout
+    assert find_root(str(package / "b.py")) == str(tmp_path)
+    assert find_root(str(package / "sub" / "c.py")) == str(package)

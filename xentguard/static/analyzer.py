@@ -32,6 +32,7 @@ from xentguard.static.kinds import (
 from xentguard.static.scopes import ClassInfo, FunctionInfo, Scope
 from xentguard.static.source import SourceFile
 from xentguard.static.syntax import NO_LITERAL, Frame, is_static, literal, subframe, training_branch
+from xentguard.static.walk import child_nodes, walk
 
 # Resolves an import inside the project: (importing file, module, level) -> module value or None.
 ImportResolver = Callable[[SourceFile, str, int], "Value | None"]
@@ -230,7 +231,7 @@ class Analyzer(Expressions, Calls):
         elif type(stmt).__name__ == "Match":
             self.walk_match(stmt, frame)
         else:
-            for child in ast.iter_child_nodes(stmt):
+            for child in child_nodes(stmt):
                 if isinstance(child, ast.expr):
                     self.ev(child, frame)
         return False
@@ -302,7 +303,7 @@ class Analyzer(Expressions, Calls):
         for case in stmt.cases:  # type: ignore[attr-defined]
             scope = frame.scope.fork()
             sub = subframe(frame, scope, frame.eval_only)
-            for node in ast.walk(case.pattern):
+            for node in walk(case.pattern):
                 name = getattr(node, "name", None) or getattr(node, "rest", None)
                 if isinstance(name, str):
                     scope.bind(name, Binding(UNKNOWN))
@@ -315,8 +316,10 @@ class Analyzer(Expressions, Calls):
 
     def expression_statement(self, node: ast.expr, frame: Frame) -> None:
         """``seq.add_module(name, layer)`` / ``seq.append(layer)`` change what ``seq`` outputs."""
-        value = self.ev(node, frame)
-        del value
+        if isinstance(node, ast.Call):
+            self.ev_call(node, frame, discarded=True)
+        else:
+            self.ev(node, frame)
         if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
             return
         method = node.func.attr

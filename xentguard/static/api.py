@@ -8,8 +8,9 @@ import warnings
 
 from xentguard.catalogue import RULES
 from xentguard.static.findings import Finding
+from xentguard.static.heap import freeze_long_lived
 from xentguard.static.prefilter import might_have_findings
-from xentguard.static.project import Project, project_for, receivers
+from xentguard.static.project import Project, may_have_receivers, project_for, receivers
 
 __all__ = ["analyze_source", "parse"]
 
@@ -36,23 +37,22 @@ def analyze_source(
         project = Project(os.path.dirname(os.path.abspath(path)), follow_imports=False) if isolated else (
             project_for(path, project_root))
         relevant = might_have_findings(source) or project.imports_relevant_module(path, source)
-        if not relevant and tree is None and (report_syntax_errors or _may_receive_from_importers(project, path)):
+        # A function here may take a loss (or feed a parameter to one) from a project file
+        # importing this one: what that file passes in matters.
+        may_receive = not relevant and _may_receive_from_importers(project, path) and may_have_receivers(source)
+        if tree is None and (relevant or may_receive or report_syntax_errors):
             parsed = parse(source, path)
             if isinstance(parsed, Finding):
                 return [parsed]
             tree = parsed
-        if not relevant and tree is not None and _may_receive_from_importers(project, path):
-            # A function here takes a loss (or feeds a parameter to one), and a project file
-            # importing this one mentions an activation or a loss: what it passes in matters.
-            relevant = bool(receivers(tree)) and bool(project.relevant_importers(os.path.abspath(path)))
-        if not relevant:
+        if may_receive and tree is not None:
+            relevant = bool(receivers(tree, source)) and bool(project.relevant_importers(os.path.abspath(path)))
+        if not relevant or tree is None:
             return []
-        if tree is None:
-            parsed = parse(source, path)
-            if isinstance(parsed, Finding):
-                return [parsed]
-            tree = parsed
-        return project.check(path, source, tree)
+        findings = project.check(path, source, tree)
+        if not isolated:
+            freeze_long_lived()  # the shared project lives on: see static/heap.py
+        return findings
     except RecursionError:
         return []  # pathologically nested code: no claim rather than a crash
     except Exception as error:  # never crash the user's lint run

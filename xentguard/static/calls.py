@@ -45,7 +45,8 @@ class Calls:
         def summary(self, fn: FunctionInfo, bound_self: Value | None, args: tuple[Value, ...],
                     kwargs: tuple[tuple[str, Value], ...]) -> Value: ...
 
-    def ev_call(self, node: ast.Call, frame: Frame) -> Value:
+    def ev_call(self, node: ast.Call, frame: Frame, discarded: bool = False) -> Value:
+        """What the call returns. ``discarded``: a statement of its own, its value unused."""
         func = node.func
         receiver: Value | None = None
         if isinstance(func, ast.Attribute):
@@ -60,7 +61,7 @@ class Calls:
                 self.ev(k.value, frame)
         if isinstance(callee, Unknown) and receiver is not None and isinstance(func, ast.Attribute):
             return self.method_call(receiver, func.attr, node, args, frame)
-        return self.call(callee, node, args, kwargs, frame)
+        return self.call(callee, node, args, kwargs, frame, discarded)
 
     def method_call(self, receiver: Value, method: str, node: ast.Call, args: tuple[Value, ...],
                     frame: Frame) -> Value:
@@ -91,7 +92,7 @@ class Calls:
         return UNKNOWN
 
     def call(self, callee: Value, node: ast.Call, args: tuple[Value, ...],
-             kwargs: tuple[tuple[str, Value], ...], frame: Frame) -> Value:
+             kwargs: tuple[tuple[str, Value], ...], frame: Frame, discarded: bool = False) -> Value:
         if isinstance(callee, Ref):
             return self.call_torch(api.canonical(callee.qualname), node, args, kwargs, frame)
         if isinstance(callee, LossFn):
@@ -110,7 +111,7 @@ class Calls:
         if isinstance(callee, ClassRef):
             return self.construct(callee.cls, node, frame)
         if isinstance(callee, FunctionRef):
-            result = self.call_function(callee, node, args, kwargs, frame)
+            result = self.call_function(callee, node, args, kwargs, frame, discarded)
             if isinstance(result, Tensor):
                 fn = callee.fn
                 return Tensor(result.kind, result.origin.through(
@@ -119,10 +120,15 @@ class Calls:
         return UNKNOWN
 
     def call_function(self, callee: FunctionRef, node: ast.Call, args: tuple[Value, ...],
-                      kwargs: tuple[tuple[str, Value], ...], frame: Frame) -> Value:
+                      kwargs: tuple[tuple[str, Value], ...], frame: Frame, discarded: bool = False) -> Value:
         """A user function: its summary for these arguments. Findings made only because of
         what this call passes name the call."""
         informative = any(_informative(v) for v in args) or any(_informative(v) for _, v in kwargs)
+        if discarded and not informative and not callee.fn.worth_walking:
+            # Nothing of this walk could be seen: the value is unused, and a body without an
+            # activation, a loss or a call of its parameters holds no finding. (Chains such
+            # as post_init() -> init_weights() -> tie_weights() ran once per model class.)
+            return UNKNOWN
         if not informative:
             return self.summary(callee.fn, callee.bound_self, (), ())
         args = tuple(v if _informative(v) else UNKNOWN for v in args)

@@ -22,6 +22,7 @@ from xentguard.static.kinds import (
 )
 from xentguard.static.scopes import ClassInfo, FunctionInfo, Scope
 from xentguard.static.syntax import NO_LITERAL, Frame, is_property, is_static, literal, subframe, training_branch
+from xentguard.static.walk import child_nodes
 
 if TYPE_CHECKING:
     from xentguard.static.analyzer import ImportResolver, ModuleAttribute
@@ -39,7 +40,7 @@ class Expressions:
         resolve_import: ImportResolver | None
         module_attribute: ModuleAttribute | None
 
-        def ev_call(self, node: ast.Call, frame: Frame) -> Value: ...
+        def ev_call(self, node: ast.Call, frame: Frame, discarded: bool = False) -> Value: ...
         def summary(self, fn: FunctionInfo, bound_self: Value | None, args: tuple[Value, ...],
                     kwargs: tuple[tuple[str, Value], ...]) -> Value: ...
         def assign(self, target: ast.expr, value: Value, frame: Frame, source: ast.expr | None,
@@ -113,7 +114,7 @@ class Expressions:
         if isinstance(node, ast.Starred):
             self.ev(node.value, frame)
             return UNKNOWN
-        for child in ast.iter_child_nodes(node):
+        for child in child_nodes(node):
             if isinstance(child, ast.expr):
                 self.ev(child, frame)
         return UNKNOWN

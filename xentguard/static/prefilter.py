@@ -25,6 +25,10 @@ def mentions_loss(source: str) -> bool:
     return _LOSSES.search(source) is not None
 
 
+def loss_mention_offsets(source: str) -> list[int]:
+    return [match.start() for match in _LOSSES.finditer(source)]
+
+
 # A function worth walking with unknown arguments mentions one of these (activation, loss,
 # exp/log, or a name that usually holds a loss object).
 FUNCTION_TRIGGERS = re.compile(_TRIGGERS.pattern + r"|loss|Loss|criterion|crit\b|\blog\(|\.log\(")

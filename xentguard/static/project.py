@@ -10,6 +10,7 @@ by path; checking a file returns the findings recorded for it.
 from __future__ import annotations
 
 import ast
+import bisect
 import os
 import re
 import warnings
@@ -19,10 +20,12 @@ from pathlib import Path
 from xentguard.static.analyzer import Analyzer
 from xentguard.static.checks import Checks
 from xentguard.static.findings import Finding
+from xentguard.static.heap import release_frozen
 from xentguard.static.kinds import Deferred, Value
-from xentguard.static.prefilter import IMPORT_LINE, mentions_loss, might_have_findings
+from xentguard.static.prefilter import IMPORT_LINE, loss_mention_offsets, mentions_loss, might_have_findings
 from xentguard.static.scopes import Scope
 from xentguard.static.source import SourceFile, decode_python, universal_newlines
+from xentguard.static.walk import walk
 
 _MARKERS = ("pyproject.toml", "setup.cfg", "setup.py", ".git")
 _SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__", ".tox", ".nox", ".venv", "venv", "node_modules", "build", "dist",
@@ -42,7 +45,17 @@ class ModuleValue(Value):
 def find_root(path: str) -> str:
     """The nearest parent directory holding a project marker; without one, the directory
     above the outermost package (``__init__.py`` chain) containing the file."""
-    start = Path(os.path.abspath(path)).parent
+    start = os.path.dirname(os.path.abspath(path))
+    root = _ROOTS.get(start)
+    if root is None:
+        root = _ROOTS[start] = _find_root(Path(start))
+    return root
+
+
+_ROOTS: dict[str, str] = {}  # directory -> its project root (every file of a directory asks)
+
+
+def _find_root(start: Path) -> str:
     for directory in (start, *start.parents):
         if any((directory / marker).exists() for marker in _MARKERS):
             return str(directory)
@@ -60,10 +73,13 @@ class Project:
         self._relevant: dict[str, bool] = {}
         self._index: dict[str, list[str]] | None = None
         self._resolved: dict[tuple[str, str, int], str | None] = {}
+        self._candidate_paths: dict[tuple[str, str, int], tuple[str, ...]] = {}
         self.reset()
 
     def reset(self) -> None:
         """Forget every walked module (the text of one changed)."""
+        if hasattr(self, "analyzer"):
+            release_frozen()  # what was walked can now be collected
         self.checks = Checks(report_paths=None)
         if self.follow_imports:
             self.analyzer = Analyzer(self.checks, self.resolve_import, self.module_attribute)
@@ -119,7 +135,7 @@ class Project:
         if key in self._analysed_importers:
             return
         self._analysed_importers.add(key)
-        names = receivers(file.tree)
+        names = receivers(file.tree, file.source)
         if not names:
             return
         for other in self.relevant_importers(key):
@@ -147,14 +163,13 @@ class Project:
         though it never mentions one itself. Text only, nothing parsed."""
         if not self.follow_imports:
             return False
-        importer = SourceFile(path, "", ast.Module(body=[], type_ignores=[]))
         for match in IMPORT_LINE.finditer(source):
             spec = match.group(1) or match.group(2) or ""
             level = len(spec) - len(spec.lstrip("."))
             module = spec.lstrip(".")
             if level == 0 and (module == "torch" or module.startswith("torch.") or not module):
                 continue
-            for candidate in self._candidates(importer, module, level):
+            for candidate in self._candidates(path, module, level):
                 if self._relevant_file(candidate):
                     return True
         return False
@@ -175,7 +190,7 @@ class Project:
         path = self._resolved.get(where, "")
         if path == "":
             path = self._resolved[where] = next(
-                (os.path.abspath(c) for c in self._candidates(importer, module, level) if os.path.isfile(c)), None)
+                (os.path.abspath(c) for c in self._candidates(importer.path, module, level) if os.path.isfile(c)), None)
         return self.analyse(path) if path is not None else None
 
     def module_attribute(self, module: Value, attr: str) -> Value | None:
@@ -196,23 +211,31 @@ class Project:
                 return self.analyse(str(candidate.resolve()))
         return None
 
-    def _candidates(self, importer: SourceFile, module: str, level: int) -> list[str]:
+    def _candidates(self, importer: str, module: str, level: int) -> tuple[str, ...]:
+        """Paths ``module`` (imported from the file ``importer``) may be, in search order."""
+        here = os.path.dirname(os.path.abspath(importer))
+        key = (here, module, level)
+        found = self._candidate_paths.get(key)
+        if found is None:
+            found = self._candidate_paths[key] = self._find_candidates(here, module, level)
+        return found
+
+    def _find_candidates(self, here: str, module: str, level: int) -> tuple[str, ...]:
         parts = module.split(".") if module else []
-        here = Path(os.path.abspath(importer.path)).parent
         if level:
             base = here
             for _ in range(level - 1):
-                base = base.parent
+                base = os.path.dirname(base)
             bases = [base]
         else:
             # Script-style sibling imports first, then the root and a src/ layout.
-            bases = [here, Path(self.root), Path(self.root) / "src"]
-        found = []
+            bases = [here, self.root, os.path.join(self.root, "src")]
+        found: list[str] = []
         for base in bases:
-            target = base.joinpath(*parts) if parts else base
-            found.append(f"{target}.py" if parts else str(target / "__init__.py"))
-            found.append(str(target / "__init__.py"))
-        return found
+            target = os.path.join(base, *parts)
+            found.append(f"{target}.py" if parts else os.path.join(target, "__init__.py"))
+            found.append(os.path.join(target, "__init__.py"))
+        return tuple(found)
 
     # ----------------------------------------------------------------- files
     def _load(self, key: str) -> SourceFile | None:
@@ -296,30 +319,54 @@ def _imports_only(source: str) -> ast.Module:
 
 _LOSS_PARAMETER = re.compile(r"\bdef\s+\w+\s*\([^)]*\b\w*(?:loss|criterion|crit|objective)\w*", re.IGNORECASE)
 _LOSS_NAME = re.compile(r"loss|criterion|crit$|objective", re.IGNORECASE)
+# In lower-cased text, what a call of a name matched by _LOSS_NAME (or its .forward) needs.
+_CALLS_LOSS_LIKE_NAME = re.compile(r"(?:loss|crit|objective)\w*\s*(?:\.\s*forward\s*)?\(")
 
 
-def receivers(tree: ast.Module) -> frozenset[str]:
+def may_have_receivers(source: str) -> bool:
+    """Whether :func:`receivers` can find anything in ``source``: most files are decided
+    by their text, without a parse or a walk."""
+    lowered = source.lower()
+    if ("loss" in lowered or "crit" in lowered or "objective" in lowered) and (
+            _CALLS_LOSS_LIKE_NAME.search(lowered) is not None):
+        return True
+    return mentions_loss(source)
+
+
+def receivers(tree: ast.Module, source: str) -> frozenset[str]:
     """Names of the module's functions (and classes holding such methods) whose findings
     depend on their callers: a loss-like parameter is called (``loss_fn(model(x), y)``),
     or a parameter is passed straight into a loss call (``F.cross_entropy(out, y)``)."""
     names: set[str] = set()
+    if not may_have_receivers(source):
+        return frozenset()
+    # Only functions whose lines hold such a call are walked.
+    lowered = source.lower()  # may differ in length, not in its newlines
+    lines = sorted({lowered.count("\n", 0, m.start()) + 1 for m in _CALLS_LOSS_LIKE_NAME.finditer(lowered)} |
+                   {source.count("\n", 0, offset) + 1 for offset in loss_mention_offsets(source)})
     for top in tree.body:
         candidates = [top] if isinstance(top, (ast.FunctionDef, ast.AsyncFunctionDef)) else (
             [m for m in top.body if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef))]
             if isinstance(top, ast.ClassDef) else [])
         for fn in candidates:
-            if _receives_from_callers(fn):
+            if _holds_line(fn, lines) and _receives_from_callers(fn):
                 names.add(top.name)  # type: ignore[attr-defined]  # a def or a class
                 if fn is not top:
                     names.add(fn.name)
     return frozenset(names)
 
 
+def _holds_line(fn: ast.FunctionDef | ast.AsyncFunctionDef, lines: list[int]) -> bool:
+    first = min([fn.lineno, *(d.lineno for d in fn.decorator_list)])
+    index = bisect.bisect_left(lines, first)
+    return index < len(lines) and lines[index] <= (fn.end_lineno or fn.lineno)
+
+
 def _receives_from_callers(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
     params = {a.arg for a in (*fn.args.posonlyargs, *fn.args.args, *fn.args.kwonlyargs)} - {"self", "cls"}
     if not params:
         return False
-    for node in ast.walk(fn):
+    for node in walk(fn):
         if not isinstance(node, ast.Call):
             continue
         func = node.func
@@ -345,4 +392,10 @@ def project_for(path: str, root: str | None = None) -> Project:
     return project
 
 
-__all__ = ["ModuleValue", "Project", "find_root", "project_for"]
+def forget_projects() -> None:
+    """Drop every per-process project (a benchmark or an editor starting over)."""
+    _PROJECTS.clear()
+    release_frozen()
+
+
+__all__ = ["ModuleValue", "Project", "find_root", "forget_projects", "may_have_receivers", "project_for", "receivers"]

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Union
 
 from xentguard.static.kinds import UNKNOWN, Binding, Deferred, Value, join_all
 from xentguard.static.prefilter import FUNCTION_TRIGGERS
+from xentguard.static.walk import child_nodes, walk
 
 if TYPE_CHECKING:
     from xentguard.static.source import SourceFile
@@ -119,7 +120,7 @@ class FunctionInfo:
     @cached_property
     def assigns_attributes(self) -> bool:
         """The body assigns ``self.<name>`` or registers a submodule."""
-        for node in ast.walk(self.node):
+        for node in walk(self.node):
             if isinstance(node, (ast.Assign, ast.AnnAssign)):
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
                 if any(isinstance(t, ast.Attribute) for t in targets):
@@ -166,7 +167,7 @@ def calls_own_parameters(node: FunctionNode) -> bool:
     params.discard("cls")
     if not params:
         return False
-    for inner in ast.walk(node):
+    for inner in walk(node):
         if isinstance(inner, ast.Call):
             func = inner.func
             if isinstance(func, ast.Attribute) and func.attr == "forward":
@@ -203,5 +204,5 @@ def assigned_names(body: list[ast.stmt], args: ast.arguments | None = None) -> f
         elif isinstance(node, (ast.Global, ast.Nonlocal)):
             names.difference_update(node.names)
             continue
-        stack.extend(ast.iter_child_nodes(node))
+        stack.extend(child_nodes(node))
     return frozenset(names)

@@ -9,6 +9,8 @@ from collections import Counter
 from dataclasses import dataclass
 from functools import cached_property
 
+from xentguard.static.walk import walk
+
 
 class SourceError(ValueError):
     """The file cannot be read or decoded; the message names the reason (not the file)."""
@@ -115,10 +117,10 @@ class SourceFile:
     @cached_property
     def name_loads(self) -> Counter[str]:
         """How often each name is read anywhere in the file (for 'only use' fixes)."""
-        names = (node for node in ast.walk(self.tree) if isinstance(node, ast.Name))
+        names = (node for node in walk(self.tree) if isinstance(node, ast.Name))
         return Counter(node.id for node in names if not isinstance(node.ctx, ast.Store))
 
     @cached_property
     def name_stores(self) -> Counter[str]:
-        names = (node for node in ast.walk(self.tree) if isinstance(node, ast.Name))
+        names = (node for node in walk(self.tree) if isinstance(node, ast.Name))
         return Counter(node.id for node in names if isinstance(node.ctx, ast.Store))

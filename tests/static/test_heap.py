@@ -1,0 +1,51 @@
+"""The shared project's objects are kept out of the collector's generations, and handed
+back when the project is dropped; an isolated analysis freezes nothing."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from xentguard.static import analyze_source
+from xentguard.static.project import forget_projects
+
+CODE = "import torch.nn.functional as F\nloss = F.cross_entropy(F.softmax(x, dim=1), y)\n"
+
+
+@pytest.fixture(autouse=True)
+def no_frozen_objects() -> Iterator[None]:
+    forget_projects()
+    yield
+    forget_projects()
+
+
+def test_checking_a_file_in_a_project_freezes_what_the_project_keeps(tmp_path: Path) -> None:
+    path = tmp_path / "train.py"
+    path.write_text(CODE)
+    assert gc.get_freeze_count() == 0
+    assert [f.code for f in analyze_source(CODE, str(path))] == ["XG101"]
+    assert gc.get_freeze_count() > 0
+    forget_projects()
+    assert gc.get_freeze_count() == 0
+
+
+def test_changed_text_hands_the_old_walk_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "train.py"
+    path.write_text(CODE)
+    analyze_source(CODE, str(path))
+    unfrozen: list[int] = []
+    real_unfreeze = gc.unfreeze
+    monkeypatch.setattr(gc, "unfreeze", lambda: (unfrozen.append(gc.get_freeze_count()), real_unfreeze()))
+    analyze_source(CODE, str(path))  # same text: the walk is kept
+    assert unfrozen == []
+    changed = CODE.replace("F.softmax(x, dim=1)", "logits")
+    assert analyze_source(changed, str(path)) == []  # a new walk, and the old one released
+    assert len(unfrozen) == 1 and unfrozen[0] > 0
+
+
+def test_isolated_analysis_freezes_nothing(tmp_path: Path) -> None:
+    assert [f.code for f in analyze_source(CODE, str(tmp_path / "m.py"), isolated=True)] == ["XG101"]
+    assert gc.get_freeze_count() == 0
