@@ -55,6 +55,8 @@ class Expressions:
             return self.resolve_lazy(value) if isinstance(value, LazyImport) else value
         if isinstance(node, ast.Call):
             return self.ev_call(node, frame)
+        if isinstance(node, ast.Constant):
+            return UNKNOWN  # common: before the long chain below
         if isinstance(node, ast.Attribute):
             return self.attribute(self.ev(node.value, frame), node.attr, frame, node)
         if isinstance(node, ast.Subscript):

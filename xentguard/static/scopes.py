@@ -5,16 +5,14 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING
 
+from xentguard.static.body_facts import BodyFacts, FunctionNode, body_facts
 from xentguard.static.kinds import UNKNOWN, Binding, Deferred, Value, join_all
 from xentguard.static.prefilter import FUNCTION_TRIGGERS
-from xentguard.static.walk import child_nodes, walk
 
 if TYPE_CHECKING:
     from xentguard.static.source import SourceFile
-
-FunctionNode = Union[ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda]
 
 
 class Scope:
@@ -105,36 +103,31 @@ class FunctionInfo:
         return f"FunctionInfo({self.name})"
 
     @cached_property
+    def facts(self) -> BodyFacts:
+        return body_facts(self.node)
+
+    @cached_property
     def worth_walking(self) -> bool:
         """Whether a walk with unknown arguments can find anything: the body mentions an
         activation, a loss (or a loss-holding name), exp, or calls one of its parameters.
         Calls with known arguments are walked regardless."""
         if isinstance(self.node, ast.Lambda):
             return True
-        return FUNCTION_TRIGGERS.search(self.file.text(self.node)) is not None or calls_own_parameters(self.node)
+        return FUNCTION_TRIGGERS.search(self.file.text(self.node)) is not None or self.facts.calls_parameters
 
     def mentions_any(self, names: frozenset[str]) -> bool:
         text = self.file.text(self.node)
         return any(name in text for name in names)
 
-    @cached_property
+    @property
     def assigns_attributes(self) -> bool:
         """The body assigns ``self.<name>`` or registers a submodule."""
-        for node in walk(self.node):
-            if isinstance(node, (ast.Assign, ast.AnnAssign)):
-                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-                if any(isinstance(t, ast.Attribute) for t in targets):
-                    return True
-            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-                if node.func.attr in ("add_module", "register_module"):
-                    return True
-        return False
+        return self.facts.assigns_attributes
 
-    @cached_property
+    @property
     def local_names(self) -> frozenset[str]:
         """Parameters and every name the body assigns (computed once, walked many times)."""
-        body = self.node.body if isinstance(self.node.body, list) else []
-        return assigned_names(body, self.node.args)
+        return self.facts.local_names
 
 
 @dataclass(eq=False)
@@ -158,51 +151,3 @@ class ClassInfo:
     def assigned_value(self, attr: str) -> Value | None:
         values = self.assigned.get(attr)
         return join_all(values) if values else None
-
-
-def calls_own_parameters(node: FunctionNode) -> bool:
-    """The function calls one of its (non-self) parameters: ``loss_fn(...)``, ``model(x)``."""
-    params = {a.arg for a in (*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs)}
-    params.discard("self")
-    params.discard("cls")
-    if not params:
-        return False
-    for inner in walk(node):
-        if isinstance(inner, ast.Call):
-            func = inner.func
-            if isinstance(func, ast.Attribute) and func.attr == "forward":
-                func = func.value
-            if isinstance(func, ast.Name) and func.id in params:
-                return True
-    return False
-
-
-def assigned_names(body: list[ast.stmt], args: ast.arguments | None = None) -> frozenset[str]:
-    """Names a function body binds (not descending into nested functions or classes)."""
-    names: set[str] = set()
-    if args is not None:
-        for a in (*args.posonlyargs, *args.args, *args.kwonlyargs):
-            names.add(a.arg)
-        if args.vararg:
-            names.add(args.vararg.arg)
-        if args.kwarg:
-            names.add(args.kwarg.arg)
-    stack: list[ast.AST] = list(body)
-    while stack:
-        node = stack.pop()
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-            names.add(node.id)
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names.add(node.name)
-            stack.extend(node.decorator_list)
-            continue
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            for alias in node.names:
-                names.add((alias.asname or alias.name).split(".")[0])
-        elif isinstance(node, ast.Lambda):
-            continue
-        elif isinstance(node, (ast.Global, ast.Nonlocal)):
-            names.difference_update(node.names)
-            continue
-        stack.extend(child_nodes(node))
-    return frozenset(names)
