@@ -1,8 +1,10 @@
 """Whole-project analysis vs. checking the same files one by one (each file alone).
 
-Both run in this process over the benchmark corpus, alternating, so the ratio compares
-like with like: ``project`` follows imports into the project's own modules and callers
-across files; ``files`` analyses every file in isolation. Target: project / files <= 1.5.
+Each timed run is a fresh Python process (as a real run is: no cache, no heap left over
+from the run before), reads the corpus, then times the analysis alone; runs alternate, so
+the ratio compares like with like: ``project`` follows imports into the project's own
+modules and callers across files; ``files`` analyses every file in isolation. Target:
+project / files <= 1.5.
 
     python benchmarks/project_vs_files.py [--repeats 3] [--corpus DIR]
 """
@@ -10,6 +12,8 @@ across files; ``files`` analyses every file in isolation. Target: project / file
 from __future__ import annotations
 
 import argparse
+import json
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -19,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _timing import alternate, report
 from corpus import corpus_dir
 
-from xentguard.static import api, project
+from xentguard.static import api
 
 
 def load(root: Path) -> list[tuple[str, str]]:
@@ -33,7 +37,6 @@ def load(root: Path) -> list[tuple[str, str]]:
 
 
 def run(files: list[tuple[str, str]], isolated: bool) -> tuple[float, int]:
-    project.forget_projects()  # a fresh process's cache
     start = time.perf_counter()
     count = 0
     for path, source in files:
@@ -41,23 +44,38 @@ def run(files: list[tuple[str, str]], isolated: bool) -> tuple[float, int]:
     return time.perf_counter() - start, count
 
 
+def run_in_fresh_process(root: Path, mode: str) -> tuple[float, int]:
+    """One timed run in a new interpreter: (analysis seconds, findings)."""
+    result = subprocess.run(
+        [sys.executable, __file__, "--corpus", str(root), "--one", mode],
+        capture_output=True, text=True, check=False,
+    )
+    if result.returncode != 0:
+        raise SystemExit(f"{mode} run failed:\n{result.stderr[-2000:]}")
+    seconds, findings = json.loads(result.stdout.strip().splitlines()[-1])
+    return float(seconds), int(findings)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--corpus", type=Path, default=None)
+    parser.add_argument("--one", choices=("files", "project"), help=argparse.SUPPRESS)  # a child run
     args = parser.parse_args()
     root = args.corpus or corpus_dir()
-    files = load(root)
+    if args.one:
+        print(json.dumps(run(load(root), isolated=args.one == "files")))
+        return 0
     counts: dict[str, int] = {}
 
-    def timed(isolated: bool, name: str):  # type: ignore[no-untyped-def]
+    def timed(mode: str):  # type: ignore[no-untyped-def]
         def call() -> float:
-            seconds, counts[name] = run(files, isolated)
+            seconds, counts[mode] = run_in_fresh_process(root, mode)
             return seconds
         return call
 
-    results = alternate({"files": timed(True, "files"), "project": timed(False, "project")}, args.repeats)
-    print(f"{len(files)} files under {root}")
+    results = alternate({"files": timed("files"), "project": timed("project")}, args.repeats)
+    print(f"{len(load(root))} files under {root}")
     print(report(results, baseline="files"))
     print(f"findings: files one by one {counts['files']}, project {counts['project']}")
     return 0
