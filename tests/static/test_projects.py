@@ -16,7 +16,7 @@ import pytest
 from tests.conftest import FIXTURES
 from tests.static.expectations import Expectation, expectations
 from tests.static.test_fixtures_flake8 import reported
-from xentguard.static.project import find_root, may_have_receivers, receivers
+from xentguard.static.project import find_root, forget_projects, may_have_receivers, receivers
 
 PROJECTS = sorted(p for p in (FIXTURES / "projects").iterdir() if p.is_dir() and any(p.rglob("*.py")))
 
@@ -128,3 +128,5 @@ def test_project_root_is_found_once_per_directory(tmp_path: Path) -> None:
     (package / "setup.py").write_text("")  # directories are cached: a run sees one layout
     assert find_root(str(package / "b.py")) == str(tmp_path)
     assert find_root(str(package / "sub" / "c.py")) == str(package)
+    forget_projects()  # starting over sees the new marker
+    assert find_root(str(package / "b.py")) == str(package)

@@ -393,8 +393,9 @@ def project_for(path: str, root: str | None = None) -> Project:
 
 
 def forget_projects() -> None:
-    """Drop every per-process project (a benchmark or an editor starting over)."""
+    """Drop every per-process project and found root (a benchmark or an editor starting over)."""
     _PROJECTS.clear()
+    _ROOTS.clear()
     release_frozen()
 
 
