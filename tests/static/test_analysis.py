@@ -6,9 +6,15 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from typing import Any
+
+import pytest
 
 from xentguard.static import analyze_source
+from xentguard.static.analyzer import Analyzer
 from xentguard.static.findings import Finding
+from xentguard.static.kinds import Value
+from xentguard.static.scopes import FunctionInfo
 
 
 def findings(code: str) -> list[Finding]:
@@ -96,7 +102,7 @@ def test_join_of_same_kind_on_both_branches_is_kept() -> None:
     ) == [(7, "XG101")]
 
 
-def test_statement_calls_are_walked_when_the_callee_can_find_something() -> None:
+def test_statement_calls_are_walked_when_the_callee_can_find_something(monkeypatch: pytest.MonkeyPatch) -> None:
     # A call whose value is unused is skipped only when its callee mentions no activation
     # or loss and gets nothing informative: here the base class computes the loss.
     code = """
@@ -123,7 +129,17 @@ def test_statement_calls_are_walked_when_the_callee_can_find_something() -> None
                 self.log_sizes(x)
                 self.fit_step(x, y)
         """
+    walked: list[str] = []
+    walk_function = Analyzer._walk_function
+
+    def recording(self: Analyzer, fn: FunctionInfo, *rest: Any) -> Value:
+        walked.append(fn.name)
+        return walk_function(self, fn, *rest)
+
+    monkeypatch.setattr(Analyzer, "_walk_function", recording)
     assert codes(code) == [(6, "XG101")]
+    assert "Base.fit_step" in walked
+    assert "Base.log_sizes" not in walked  # its value is unused and it can find nothing
 
 
 def test_loss_in_dict_with_literal_key() -> None:

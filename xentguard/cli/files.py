@@ -5,7 +5,6 @@ from __future__ import annotations
 import fnmatch
 import os
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 
 SUFFIXES = (".py", ".ipynb")
 SKIP_DIRS = frozenset(
@@ -15,14 +14,6 @@ SKIP_DIRS = frozenset(
         ".eggs", ".ipynb_checkpoints", "__pypackages__", "site-packages",
     }
 )
-
-
-@dataclass(frozen=True)
-class Target:
-    """One file to check."""
-
-    path: str  # as displayed (relative to the working directory when possible)
-    project_root: str | None  # the directory argument it was found under, if any
 
 
 def display_path(path: str) -> str:

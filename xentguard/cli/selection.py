@@ -37,11 +37,6 @@ def validate_prefixes(prefixes: Iterable[str], where: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-def split_codes(value: str) -> list[str]:
-    """``XG101,XG102`` or ``XG101 XG102`` -> list of items (the flake8 list syntax)."""
-    return [item for item in value.replace(",", " ").split() if item]
-
-
 def _longest(code: str, prefixes: Sequence[str]) -> str | None:
     best: str | None = None
     for prefix in prefixes:

@@ -26,14 +26,23 @@ class BodyFacts:
     assigns_attributes: bool  # ``self.<name> = ...`` or a registered submodule
 
 
-def body_facts(function: FunctionNode) -> BodyFacts:
-    args = function.args
-    names: set[str] = {a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)}
-    callable_params = names - {"self", "cls"}
+def param_names(args: ast.arguments) -> frozenset[str]:
+    names = {a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)}
     if args.vararg:
         names.add(args.vararg.arg)
     if args.kwarg:
         names.add(args.kwarg.arg)
+    return frozenset(names)
+
+
+def callable_parameters(args: ast.arguments) -> frozenset[str]:
+    """Named parameters a caller may pass a loss or a model in (``self`` and ``cls`` aside)."""
+    return frozenset(a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)) - {"self", "cls"}
+
+
+def body_facts(function: FunctionNode) -> BodyFacts:
+    names = set(param_names(function.args))
+    callable_params = callable_parameters(function.args)
     declared_elsewhere: set[str] = set()  # global / nonlocal
     calls_parameters = assigns_attributes = False
 
@@ -82,4 +91,4 @@ def body_facts(function: FunctionNode) -> BodyFacts:
     return BodyFacts(frozenset(names - declared_elsewhere), calls_parameters, assigns_attributes)
 
 
-__all__ = ["BodyFacts", "FunctionNode", "body_facts"]
+__all__ = ["BodyFacts", "FunctionNode", "body_facts", "callable_parameters", "param_names"]

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from xentguard.static.analyzer import Analyzer
+from xentguard.static.body_facts import callable_parameters
 from xentguard.static.checks import Checks
 from xentguard.static.findings import Finding
 from xentguard.static.heap import release_frozen
@@ -74,12 +75,14 @@ class Project:
         self._index: dict[str, list[str]] | None = None
         self._resolved: dict[tuple[str, str, int], str | None] = {}
         self._candidate_paths: dict[tuple[str, str, int], tuple[str, ...]] = {}
-        self.reset()
+        self._start_walking()
 
     def reset(self) -> None:
         """Forget every walked module (the text of one changed)."""
-        if hasattr(self, "analyzer"):
-            release_frozen()  # what was walked can now be collected
+        self._start_walking()
+        release_frozen()  # what was walked can now be collected
+
+    def _start_walking(self) -> None:
         self.checks = Checks(report_paths=None)
         if self.follow_imports:
             self.analyzer = Analyzer(self.checks, self.resolve_import, self.module_attribute)
@@ -338,12 +341,12 @@ def receivers(tree: ast.Module, source: str) -> frozenset[str]:
     depend on their callers: a loss-like parameter is called (``loss_fn(model(x), y)``),
     or a parameter is passed straight into a loss call (``F.cross_entropy(out, y)``)."""
     names: set[str] = set()
-    if not may_have_receivers(source):
-        return frozenset()
-    # Only functions whose lines hold such a call are walked.
+    # Only functions whose lines hold such a call are walked; most files have none.
     lowered = source.lower()  # may differ in length, not in its newlines
     lines = sorted({lowered.count("\n", 0, m.start()) + 1 for m in _CALLS_LOSS_LIKE_NAME.finditer(lowered)} |
                    {source.count("\n", 0, offset) + 1 for offset in loss_mention_offsets(source)})
+    if not lines:
+        return frozenset()
     for top in tree.body:
         candidates = [top] if isinstance(top, (ast.FunctionDef, ast.AsyncFunctionDef)) else (
             [m for m in top.body if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef))]
@@ -363,7 +366,7 @@ def _holds_line(fn: ast.FunctionDef | ast.AsyncFunctionDef, lines: list[int]) ->
 
 
 def _receives_from_callers(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
-    params = {a.arg for a in (*fn.args.posonlyargs, *fn.args.args, *fn.args.kwonlyargs)} - {"self", "cls"}
+    params = callable_parameters(fn.args)
     if not params:
         return False
     for node in walk(fn):

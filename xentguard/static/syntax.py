@@ -44,15 +44,6 @@ def literal(node: ast.expr | None) -> object:
     return NO_LITERAL
 
 
-def param_names(args: ast.arguments) -> frozenset[str]:
-    names = {a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)}
-    if args.vararg:
-        names.add(args.vararg.arg)
-    if args.kwarg:
-        names.add(args.kwarg.arg)
-    return frozenset(names)
-
-
 def decorator_names(fn: FunctionInfo) -> set[str]:
     node = fn.node
     if isinstance(node, ast.Lambda):

@@ -77,9 +77,6 @@ LOSS_CLASSES: dict[str, str] = {
     "torch.nn.BCELoss": "binary_cross_entropy",
 }
 
-# The class a functional loss belongs to, for messages ("CrossEntropyLoss applies log_softmax").
-LOSS_CLASS_NAME: dict[str, str] = {loss: cls.rsplit(".", 1)[1] for cls, loss in LOSS_CLASSES.items()}
-
 SEQUENTIAL = frozenset({"torch.nn.Sequential"})
 
 # Wrappers that return something called like their argument.
@@ -137,10 +134,3 @@ def canonical(qualname: str) -> str:
     if qualname.startswith("torch.nn.modules."):
         return _SUBMODULE.sub("torch.nn.", qualname)
     return qualname
-
-
-# Words that must appear in a file for any rule to fire (the textual pre-filter).
-TRIGGER_WORDS = (
-    "softmax", "Softmax", "sigmoid", "Sigmoid", "expit", "exp", "cross_entropy", "CrossEntropy",
-    "nll_loss", "NLLLoss", "kl_div", "KLDiv", "BCE",
-)
