@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 from typing import Callable
 
+from xentguard.static import torch_api as api
 from xentguard.static.calls import Calls
 from xentguard.static.checks import Checks
 from xentguard.static.expressions import Expressions
@@ -18,10 +19,12 @@ from xentguard.static.kinds import (
     UNKNOWN,
     Binding,
     ClassRef,
+    Deferred,
     FunctionRef,
     Instance,
     LazyImport,
     Mapping,
+    ModuleValue,
     Ref,
     Sequential,
     TupleOf,
@@ -31,7 +34,8 @@ from xentguard.static.kinds import (
 )
 from xentguard.static.scopes import ClassInfo, FunctionInfo, Scope
 from xentguard.static.source import SourceFile
-from xentguard.static.syntax import NO_LITERAL, Frame, is_static, literal, subframe, training_branch
+from xentguard.static.syntax import NO_LITERAL, Frame, branch_taken, is_static, literal, subframe, training_branch
+from xentguard.static.torch_api import is_torch
 from xentguard.static.walk import child_nodes, walk
 
 # Resolves an import inside the project: (importing file, module, level) -> module value or None.
@@ -40,6 +44,8 @@ ImportResolver = Callable[[SourceFile, str, int], "Value | None"]
 ModuleAttribute = Callable[[Value, str], "Value | None"]
 
 _MAX_CONTEXTS_PER_FUNCTION = 16
+# Methods called for their effect on the receiver, with their number of arguments.
+_MUTATING_METHODS = {"add_module": 2, "register_module": 2, "append": 1, "extend": 1, "update": 1}
 _MAX_REWALKS = 2
 
 
@@ -70,25 +76,19 @@ class Analyzer(Expressions, Calls):
         self.walk_body(file.tree.body, Frame(file, scope))
         return scope
 
-    def drain(self, path: str, mentions: frozenset[str] = frozenset()) -> None:
+    def drain(self, path: str) -> None:
         """Walk the functions of ``path`` not walked yet, with unknown arguments (after all
         modules of an import cycle are complete, so their names resolve). Functions of
         modules that were only imported are summarised on demand, never walked whole.
 
-        Only functions that can find something are walked: those mentioning an activation,
-        a loss or exp, those calling their parameters, and (for a file walked for the calls
-        it makes into another one) those naming one of ``mentions``.
+        A function that makes no call cannot reach a loss, an activation or a log, and is
+        skipped: the gate is a fact of the tree, never of its names or comments.
         """
         queue = self.pending.get(path)
-        skipped: list[FunctionInfo] = []
         while queue:
             fn = queue.pop(0)
-            if fn.worth_walking or (mentions and fn.mentions_any(mentions)):
+            if fn.worth_walking:
                 self.summary(fn, self._generic_self(fn), (), ())
-            else:
-                skipped.append(fn)  # walked later if another file's names make it worth it
-        if skipped:
-            self.pending[path] = skipped
 
     def queue(self, fn: FunctionInfo) -> None:
         self.pending.setdefault(fn.file.path, []).append(fn)
@@ -106,7 +106,10 @@ class Analyzer(Expressions, Calls):
         args: tuple[Value, ...],
         kwargs: tuple[tuple[str, Value], ...],
     ) -> Value:
-        key = (fn, bound_self, args, kwargs)
+        # What a method sees of its instance grows when a setter or the class's user stores
+        # a loss or a model on it: the walk is redone for the new attributes.
+        version = bound_self.cls.version if isinstance(bound_self, Instance) else 0
+        key = (fn, bound_self, args, kwargs, version)
         cached = self._summaries.get(key)
         if cached is not None:
             return cached
@@ -146,7 +149,7 @@ class Analyzer(Expressions, Calls):
     ) -> Value:
         node = fn.node
         scope = Scope(fn.closure, fn.local_names)
-        frame = Frame(fn.file, scope, fn=fn)
+        frame = Frame(fn.file, scope, fn=fn, literals=bool(args or kwargs))
         params = fn.params
         positional = list(args)
         if bound_self is not None and params:
@@ -191,8 +194,13 @@ class Analyzer(Expressions, Calls):
             if stmt.value is not None:
                 self.assign(stmt.target, self.ev(stmt.value, frame), frame, stmt.value, stmt)
         elif isinstance(stmt, ast.AugAssign):
-            self.ev(stmt.value, frame)
-            self.assign(stmt.target, UNKNOWN, frame, None, stmt)
+            added = self.ev(stmt.value, frame)
+            before = self.ev(stmt.target, frame) if isinstance(stmt.target, ast.Name) else UNKNOWN
+            extended: Value = UNKNOWN
+            if isinstance(stmt.op, ast.Add) and isinstance(before, Mapping) and isinstance(added, Mapping) and (
+                    before.sequence and added.sequence):
+                extended = Mapping(tuple(enumerate(before.values() + added.values())), sequence=True)
+            self.assign(stmt.target, extended, frame, None, stmt)
         elif isinstance(stmt, ast.Expr):
             self.expression_statement(stmt.value, frame)
         elif isinstance(stmt, ast.Return):
@@ -238,6 +246,10 @@ class Analyzer(Expressions, Calls):
 
     def walk_if(self, stmt: ast.If, frame: Frame) -> bool:
         self.ev(stmt.test, frame)
+        taken = branch_taken(stmt.test, frame)
+        if taken is not None and training_branch(stmt.test) is None:
+            # A literal argument decides the test: the other branch never runs in this call.
+            return self.walk_body(stmt.body if taken == "body" else stmt.orelse, frame)
         train_path = training_branch(stmt.test)
         body, orelse = frame.scope.fork(), frame.scope.fork()
         body_frame = subframe(frame, body, eval_only=frame.eval_only or train_path == "orelse")
@@ -263,14 +275,13 @@ class Analyzer(Expressions, Calls):
         return False
 
     def walk_loop(self, stmt: ast.For | ast.AsyncFor | ast.While, frame: Frame) -> None:
-        if isinstance(stmt, ast.While):
-            self.ev(stmt.test, frame)
-        else:
-            self.ev(stmt.iter, frame)
+        items = self.ev(stmt.test if isinstance(stmt, ast.While) else stmt.iter, frame)
         body = frame.scope.fork()
         body_frame = subframe(frame, body, frame.eval_only)
         if not isinstance(stmt, ast.While):
-            self.assign(stmt.target, UNKNOWN, body_frame, None, stmt)
+            # Each element of a known list (``for layer in self.layers``): one of its items.
+            element = join_all(items.values()) if isinstance(items, Mapping) and items.sequence else UNKNOWN
+            self.assign(stmt.target, element, body_frame, None, stmt)
         self.walk_body(stmt.body, body_frame)
         frame.returns.extend(body_frame.returns)
         frame.scope.merge([frame.scope.fork(), body])
@@ -315,7 +326,8 @@ class Analyzer(Expressions, Calls):
         frame.scope.merge(live)
 
     def expression_statement(self, node: ast.expr, frame: Frame) -> None:
-        """``seq.add_module(name, layer)`` / ``seq.append(layer)`` change what ``seq`` outputs."""
+        """Calls made for their effect: ``seq.add_module(name, layer)``, ``layers.append(layer)``,
+        ``out.update({...})`` change what ``seq``, ``layers``, ``out`` hold."""
         if isinstance(node, ast.Call):
             self.ev_call(node, frame, discarded=True)
         else:
@@ -324,16 +336,26 @@ class Analyzer(Expressions, Calls):
             return
         method = node.func.attr
         target = node.func.value
-        if method not in ("add_module", "append", "register_module") or not node.args:
+        if method not in _MUTATING_METHODS or len(node.args) != _MUTATING_METHODS[method]:
             return
         owner = self.ev(target, frame)
-        layer = self.ev(node.args[-1], frame)
-        if isinstance(owner, Sequential):
-            self.assign(target, Sequential((*owner.layers, layer), owner.origin), frame, None, None)
-        elif method != "append" and isinstance(owner, Instance) and len(node.args) == 2:
+        item = self.ev(node.args[-1], frame)
+        changed: Value | None = None
+        if isinstance(owner, Sequential) and method in ("add_module", "append", "register_module"):
+            changed = Sequential((*owner.layers, item), owner.origin)
+        elif isinstance(owner, Mapping) and owner.sequence and method == "append":
+            changed = owner.appended(item)
+        elif isinstance(owner, Mapping) and owner.sequence and method == "extend":
+            changed = Mapping(tuple(enumerate(owner.values() + item.values())), sequence=True) if isinstance(
+                item, Mapping) and item.sequence else UNKNOWN
+        elif isinstance(owner, Mapping) and not owner.sequence and method == "update":
+            changed = owner.updated(item) if isinstance(item, Mapping) and not item.sequence else UNKNOWN
+        elif isinstance(owner, Instance) and method in ("add_module", "register_module"):
             name = node.args[0]
             if isinstance(name, ast.Constant) and isinstance(name.value, str):
-                owner.cls.record_assignment(name.value, layer)
+                owner.cls.record_assignment(name.value, item)
+        if changed is not None:
+            self.assign(target, changed, frame, None, None)
 
     # --------------------------------------------------------------- binding
     def assign(
@@ -361,13 +383,11 @@ class Analyzer(Expressions, Calls):
         elif isinstance(target, ast.Starred):
             self.assign(target.value, UNKNOWN, frame, None, stmt)
         elif isinstance(target, ast.Attribute):
-            base = target.value
-            if isinstance(base, ast.Name) and base.id == frame.self_name:
-                owner = frame.scope.value(base.id)
-                if isinstance(owner, Instance):
-                    owner.cls.record_assignment(target.attr, value)
-            else:
-                self.ev(base, frame)
+            # ``self.loss_op = fn`` in a method, or ``model.criterion = nn.NLLLoss()`` by the
+            # class's user: what the attribute holds for every instance of the class.
+            owner = self.ev(target.value, frame)
+            if isinstance(owner, Instance) and not self._callers_decide(source, frame):
+                owner.cls.record_assignment(target.attr, value)
         elif isinstance(target, ast.Subscript):
             self.ev(target.slice, frame)
             container = self.ev(target.value, frame)
@@ -375,6 +395,14 @@ class Analyzer(Expressions, Calls):
             if isinstance(container, Mapping) and isinstance(target.value, ast.Name) and key is not NO_LITERAL:
                 items = tuple((k, v) for k, v in container.items if k != key) + ((key, value),)
                 frame.scope.bind(target.value.id, Binding(Mapping(items)))
+
+    @staticmethod
+    def _callers_decide(source: ast.expr | None, frame: Frame) -> bool:
+        """A parameter stored as is, in a walk made without its callers' arguments: what it
+        holds is decided by the calls that pass it (each walked with its argument), so this
+        walk's unknown is no information about the attribute."""
+        return (not frame.literals and isinstance(source, ast.Name) and frame.fn is not None
+                and source.id in frame.fn.facts.parameters and isinstance(frame.scope.value(source.id), Unknown))
 
     def walk_import(self, stmt: ast.Import | ast.ImportFrom, frame: Frame) -> None:
         """torch names bind eagerly; the project's names bind lazily (see LazyImport)."""
@@ -385,13 +413,33 @@ class Analyzer(Expressions, Calls):
             return
         module = stmt.module or ""
         for alias in stmt.names:
-            if alias.name != "*":
+            if alias.name == "*":
+                self.star_import(module, stmt.level, frame)
+            else:
                 value = self._module_ref(frame.file, module, stmt.level, alias.name)
                 frame.scope.bind(alias.asname or alias.name, Binding(value))
 
+    def star_import(self, module: str, level: int, frame: Frame) -> None:
+        """``from m import *``: m's ``__all__``, or its public names. A module outside the
+        project binds the torch names the tables know under it, and the conventional
+        ``torch``/``nn``/``F`` where the file has not bound them."""
+        scope = frame.scope
+        found = None if (level == 0 and is_torch(module)) else self._import_module(frame.file, module, level)
+        if isinstance(found, ModuleValue):
+            for name in _public_names(found):
+                binding = found.scope.bindings.get(name)
+                value = binding.value if binding is not None else Deferred(found.scope, name)
+                scope.bind(name, Binding(value))
+            return
+        for name, qualname in api.star_names(module).items():
+            scope.bind(name, Binding(Ref(qualname)))
+        for name, qualname in api.CONVENTIONAL_NAMES.items():
+            if scope.lookup(name) is None and name not in scope.bindings:
+                scope.bind(name, Binding(Ref(qualname)))
+
     def _module_ref(self, file: SourceFile, module: str, level: int, name: str | None) -> Value:
         qualname = f"{module}.{name}" if name and module else (name or module)
-        if level == 0 and (module == "torch" or module.startswith("torch.") or self.resolve_import is None):
+        if level == 0 and (is_torch(module) or self.resolve_import is None):
             return Ref(qualname)
         return LazyImport(file, module, level, name)
 
@@ -421,7 +469,7 @@ class Analyzer(Expressions, Calls):
         return value
 
     def _import_module(self, file: SourceFile, module: str, level: int) -> Value | None:
-        if level == 0 and (module == "torch" or module.startswith("torch.")):
+        if level == 0 and is_torch(module):
             return Ref(module)
         if self.resolve_import is None:
             return Ref(module) if level == 0 else None
@@ -471,3 +519,13 @@ class Analyzer(Expressions, Calls):
         for name, binding in body_scope.bindings.items():
             cls.class_attrs[name] = binding.value
         frame.scope.bind(node.name, Binding(ClassRef(cls)))
+
+
+def _public_names(module: ModuleValue) -> list[str]:
+    """What ``from module import *`` binds: a literal ``__all__``, else names without ``_``."""
+    binding = module.scope.bindings.get("__all__")
+    if binding is not None and isinstance(binding.source, (ast.List, ast.Tuple)):
+        names = [e.value for e in binding.source.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)]
+        if len(names) == len(binding.source.elts):
+            return names
+    return [name for name in module.scope.bindings if not name.startswith("_")]

@@ -10,7 +10,7 @@ from xentguard.catalogue import RULES
 from xentguard.static.findings import Finding
 from xentguard.static.heap import freeze_long_lived
 from xentguard.static.prefilter import might_have_findings
-from xentguard.static.project import Project, may_have_receivers, project_for, receivers
+from xentguard.static.project import Project, project_for, receivers
 
 __all__ = ["analyze_source", "parse"]
 
@@ -37,16 +37,17 @@ def analyze_source(
         project = Project(os.path.dirname(os.path.abspath(path)), follow_imports=False) if isolated else (
             project_for(path, project_root))
         relevant = might_have_findings(source) or project.imports_relevant_module(path, source)
-        # A function here may take a loss (or feed a parameter to one) from a project file
-        # importing this one: what that file passes in matters.
-        may_receive = not relevant and _may_receive_from_importers(project, path) and may_have_receivers(source)
+        # A function or class here may get a loss or a model from a project file importing
+        # this one: what that file passes in matters.
+        may_receive = not relevant and _may_receive_from_importers(project, path) and bool(
+            project.relevant_importers(os.path.abspath(path)))
         if tree is None and (relevant or may_receive or report_syntax_errors):
             parsed = parse(source, path)
             if isinstance(parsed, Finding):
                 return [parsed]
             tree = parsed
         if may_receive and tree is not None:
-            relevant = bool(receivers(tree, source)) and bool(project.relevant_importers(os.path.abspath(path)))
+            relevant = bool(receivers(tree))
         if not relevant or tree is None:
             return []
         findings = project.check(path, source, tree)

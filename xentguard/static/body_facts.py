@@ -1,5 +1,6 @@
-"""What one pass over a function's tree tells: the names it binds, whether it calls one
-of its parameters, whether it assigns attributes.
+"""What one pass over a function's tree tells: the names it binds, whether it makes calls
+or calls one of its parameters, whether it assigns attributes, which parameters its
+branches test.
 
 Each function walked needs its local names, and deciding whether a function is worth
 walking needs the other two; three separate walks of every function were a sixth of the
@@ -24,6 +25,11 @@ class BodyFacts:
     local_names: frozenset[str]  # parameters and the names the body binds (not nested scopes)
     calls_parameters: bool  # ``loss_fn(...)``, ``model(x)``, ``model.forward(x)`` (self/cls aside)
     assigns_attributes: bool  # ``self.<name> = ...`` or a registered submodule
+    makes_calls: bool  # any call: without one, no loss, activation or log is reached
+    # Parameters an ``if`` or a conditional expression tests and the body never rebinds:
+    # a literal a caller passes for one (``train=True``) selects the branch.
+    tested_parameters: frozenset[str] = frozenset()
+    parameters: frozenset[str] = frozenset()
 
 
 def param_names(args: ast.arguments) -> frozenset[str]:
@@ -44,7 +50,9 @@ def body_facts(function: FunctionNode) -> BodyFacts:
     names = set(param_names(function.args))
     callable_params = callable_parameters(function.args)
     declared_elsewhere: set[str] = set()  # global / nonlocal
-    calls_parameters = assigns_attributes = False
+    calls_parameters = assigns_attributes = makes_calls = False
+    stored: set[str] = set()
+    tested: set[str] = set()
 
     # (node, whether names it binds belong to this function's scope)
     body = function.body if isinstance(function.body, list) else []
@@ -55,8 +63,12 @@ def body_facts(function: FunctionNode) -> BodyFacts:
         if isinstance(node, ast.Name):
             if local and isinstance(node.ctx, ast.Store):
                 names.add(node.id)
+                stored.add(node.id)
             continue
+        if isinstance(node, (ast.If, ast.IfExp, ast.While)) and local:
+            tested.update(n.id for n in _tested_names(node.test))
         if isinstance(node, ast.Call):
+            makes_calls = True
             func = node.func
             if isinstance(func, ast.Attribute):
                 if func.attr in _REGISTERS_SUBMODULE:
@@ -88,7 +100,23 @@ def body_facts(function: FunctionNode) -> BodyFacts:
                 declared_elsewhere.update(node.names)
             continue
         stack.extend((child, local) for child in child_nodes(node))
-    return BodyFacts(frozenset(names - declared_elsewhere), calls_parameters, assigns_attributes)
+    tested_parameters = frozenset(tested & param_names(function.args) - stored - declared_elsewhere)
+    return BodyFacts(frozenset(names - declared_elsewhere), calls_parameters, assigns_attributes, makes_calls,
+                     tested_parameters, param_names(function.args))
+
+
+def _tested_names(test: ast.expr) -> list[ast.Name]:
+    """Names a branch test decides on: ``p``, ``not p``, ``p == "train"``, ``p is None``, and
+    ``and`` / ``or`` of those."""
+    if isinstance(test, ast.Name):
+        return [test]
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        return _tested_names(test.operand)
+    if isinstance(test, ast.BoolOp):
+        return [name for value in test.values for name in _tested_names(value)]
+    if isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.left, ast.Name):
+        return [test.left]
+    return []
 
 
 __all__ = ["BodyFacts", "FunctionNode", "body_facts", "callable_parameters", "param_names"]

@@ -9,19 +9,25 @@ from xentguard.static import torch_api as api
 from xentguard.static.kinds import (
     UNKNOWN,
     ClassRef,
+    Const,
+    Entry,
     ExpOf,
     FunctionRef,
     Instance,
     Layer,
     LossFn,
     Mapping,
+    OneOf,
+    Origin,
     Ref,
     Sequential,
     Shifted,
+    Super,
     Tensor,
     TupleOf,
     Unknown,
     Value,
+    map_members,
 )
 from xentguard.static.scopes import ClassInfo, FunctionInfo
 from xentguard.static.source import SourceFile
@@ -52,6 +58,8 @@ class Calls:
         if isinstance(func, ast.Attribute):
             receiver = self.ev(func.value, frame)
             callee = self.attribute(receiver, func.attr, frame, func)
+        elif isinstance(func, ast.Name) and func.id == "super" and frame.scope.lookup("super") is None:
+            return self.super_of(frame)
         else:
             callee = self.ev(func, frame)
         args = tuple(self.ev(a, frame) for a in node.args)
@@ -66,16 +74,22 @@ class Calls:
     def method_call(self, receiver: Value, method: str, node: ast.Call, args: tuple[Value, ...],
                     frame: Frame) -> Value:
         """A method of a tensor, a module or a loss object (the callee itself is unknown)."""
+        if isinstance(receiver, OneOf):
+            return map_members(receiver, lambda member: self.method_call(member, method, node, args, frame))
         if isinstance(receiver, (LossFn, Layer, Sequential, Instance)):
-            if method == "forward":
+            if method in ("forward", "__call__"):
                 kwargs = tuple((k.arg, self.ev(k.value, frame)) for k in node.keywords if k.arg)
                 return self.call(receiver, node, args, kwargs, frame)
             if method in api.SELF_RETURNING_METHODS:
                 return receiver
             return UNKNOWN
-        if isinstance(receiver, Mapping) and method == "get" and node.args:
-            key = literal(node.args[0])
-            return receiver.get(key) if key is not NO_LITERAL else UNKNOWN
+        if isinstance(receiver, Mapping):
+            if method == "get" and node.args:
+                key = literal(node.args[0])
+                return receiver.get(key) if key is not NO_LITERAL else UNKNOWN
+            if method == "values" and not receiver.sequence:
+                return Mapping(tuple(enumerate(receiver.values())), sequence=True)
+            return UNKNOWN
         if not isinstance(receiver, (Tensor, Unknown, ExpOf, Shifted)):
             return UNKNOWN
         kind = api.PRODUCER_METHODS.get(method)
@@ -87,12 +101,16 @@ class Calls:
             return self.checks.exp_of(receiver, node, node.func.value, frame.file)  # type: ignore[attr-defined]
         if method in ("sum", "nansum") and isinstance(receiver, ExpOf) and not receiver.summed:
             return ExpOf(receiver.arg_key, receiver.origin, receiver.unstable, summed=True)
-        if method in api.VIEW_METHODS and isinstance(receiver, Tensor):
-            return receiver
+        if isinstance(receiver, Tensor):
+            return _kept(receiver, method, node, dim_offset=0)
         return UNKNOWN
 
     def call(self, callee: Value, node: ast.Call, args: tuple[Value, ...],
              kwargs: tuple[tuple[str, Value], ...], frame: Frame, discarded: bool = False) -> Value:
+        if isinstance(callee, OneOf):
+            if any(isinstance(member, LossFn) for member in callee.members):
+                return UNKNOWN  # which loss is called decides which rule: no claim
+            return map_members(callee, lambda member: self.call(member, node, args, kwargs, frame, discarded))
         if isinstance(callee, Ref):
             return self.call_torch(api.canonical(callee.qualname), node, args, kwargs, frame)
         if isinstance(callee, LossFn):
@@ -109,7 +127,7 @@ class Calls:
         if isinstance(callee, Instance):
             return self.model_output(callee, node, args, kwargs, frame)
         if isinstance(callee, ClassRef):
-            return self.construct(callee.cls, node, frame)
+            return self.construct(callee.cls, node, frame, args, kwargs)
         if isinstance(callee, FunctionRef):
             result = self.call_function(callee, node, args, kwargs, frame, discarded)
             if isinstance(result, Tensor):
@@ -129,16 +147,42 @@ class Calls:
             # activation, a loss or a call of its parameters holds no finding. (Chains such
             # as post_init() -> init_weights() -> tie_weights() ran once per model class.)
             return UNKNOWN
-        if not informative:
-            return self.summary(callee.fn, callee.bound_self, (), ())
-        args = tuple(v if _informative(v) else UNKNOWN for v in args)
-        kwargs = tuple((k, v) for k, v in kwargs if _informative(v))
+        fn = callee.fn
+        tested = fn.facts.tested_parameters
+        if not informative and not (tested and _selects_branch(args, kwargs)):
+            return self.summary(fn, callee.bound_self, (), ())
+        args, kwargs, entries = self.enter(node, f"{fn.name}()", args, kwargs, frame, tested)
         site = self.checks.origin(f"{frame.file.short(node.func)}(...)", node, frame.file)
         self.checks.context.append(site)
         try:
-            return self.summary(callee.fn, callee.bound_self, args, kwargs)
+            return _left(self.summary(fn, callee.bound_self, args, kwargs), entries)
         finally:
             self.checks.context.pop()
+
+    def enter(self, node: ast.Call, callee: str, args: tuple[Value, ...], kwargs: tuple[tuple[str, Value], ...],
+              frame: Frame, tested: frozenset[str] = frozenset(),
+              ) -> tuple[tuple[Value, ...], tuple[tuple[str, Value], ...], set[Entry]]:
+        """The arguments as the callee sees them: uninformative ones unknown (one walk for
+        all such calls), literals kept where the callee tests them, and tensors marked with
+        the caller's argument they entered through."""
+        entries: set[Entry] = set()
+
+        def seen(value: Value, arg: ast.expr, keep_literal: bool) -> Value:
+            if isinstance(value, Tensor):
+                entered = value.entered(Entry(arg, frame.file, callee))
+                if entered.entry is not value.entry and entered.entry is not None:
+                    entries.add(entered.entry)
+                return entered
+            if isinstance(value, Const):
+                return value if keep_literal else UNKNOWN
+            return value if _informative(value) else UNKNOWN
+
+        positional = tuple(seen(v, a, bool(tested)) for v, a in zip(args, node.args))
+        positional += tuple(UNKNOWN for _ in args[len(positional):])
+        keyword_nodes = {k.arg: k.value for k in node.keywords if k.arg is not None}
+        named = tuple((k, seen(v, keyword_nodes[k], k in tested)) for k, v in kwargs if k in keyword_nodes)
+        named = tuple((k, v) for k, v in named if not isinstance(v, Unknown))
+        return positional, named, entries
 
     def call_torch(self, name: str, node: ast.Call, args: tuple[Value, ...],
                    kwargs: tuple[tuple[str, Value], ...], frame: Frame) -> Value:
@@ -165,9 +209,20 @@ class Calls:
             spelled = file.short(node.func)
             return LossFn(loss, spelled, self.checks.origin(spelled, node, file))
         if name in api.SEQUENTIAL:
-            if any(isinstance(a, ast.Starred) for a in node.args) or node.keywords:
+            layers = _spread(node, args)
+            if layers is None or node.keywords:
                 return UNKNOWN
-            return Sequential(args, self.checks.origin(file.short(node.func), node.func, file))
+            return Sequential(layers, self.checks.origin(file.short(node.func), node.func, file))
+        if name in api.MODULE_LIST:
+            first = args[0] if args else UNKNOWN
+            return first if isinstance(first, Mapping) and first.sequence else UNKNOWN
+        if name in api.MODULE_DICT:
+            first = args[0] if args else UNKNOWN
+            return first if isinstance(first, Mapping) and not first.sequence else UNKNOWN
+        trainer = api.TRAINERS.get(name)
+        if trainer is not None:
+            self.trainer_call(trainer, node, args, kwargs, frame)
+            return UNKNOWN
         if name in api.MODEL_WRAPPERS:
             return args[0] if args else UNKNOWN
         if name in api.PARTIAL:
@@ -181,19 +236,30 @@ class Calls:
             if isinstance(first, ExpOf) and not first.summed:
                 return ExpOf(first.arg_key, first.origin, first.unstable, summed=True)
             return UNKNOWN
-        if name in api.VIEW_FUNCTIONS and args and isinstance(args[0], Tensor):
-            return args[0]
+        if name in api.CONCATENATIONS and args:
+            return _joined(node, args[0], kwargs)
+        if name in api.TENSOR_FUNCTIONS and args and isinstance(args[0], Tensor):
+            return _kept(args[0], name, node, dim_offset=1)
         return UNKNOWN
 
-    def construct(self, cls: ClassInfo, node: ast.Call, frame: Frame) -> Value:
-        """``Net(...)``: an instance, or a loss object when Net subclasses a torch loss."""
+    def construct(self, cls: ClassInfo, node: ast.Call, frame: Frame, args: tuple[Value, ...] = (),
+                  kwargs: tuple[tuple[str, Value], ...] = ()) -> Value:
+        """``Net(...)``: an instance, or a loss object when Net subclasses a torch loss
+        without a forward of its own. The constructor is walked with the arguments when
+        they carry something (``Trainer(model, nn.NLLLoss())`` stores them)."""
         if "forward" not in cls.methods:
-            for base in cls.bases:
+            for base, base_node in zip(cls.bases, cls.node.bases):
                 if isinstance(base, Ref):
                     loss = api.LOSS_CLASSES.get(api.canonical(base.qualname))
                     if loss is not None:
-                        return LossFn(loss, f"{cls.name} ({frame.file.short(cls.node.bases[0])})",
+                        return LossFn(loss, f"{cls.name} ({cls.file.short(base_node)})",
                                       self.checks.origin(cls.name, node, frame.file))
+        init = self.class_member(cls, "__init__", Instance(cls))
+        if isinstance(init, FunctionRef) and (any(_informative(v) for v in args) or any(
+                _informative(v) for _, v in kwargs)):
+            self.compute_attributes(cls)
+            args, kwargs, _ = self.enter(node, f"{cls.name}()", args, kwargs, frame)
+            self.summary(init.fn, Instance(cls), args, kwargs)
         return Instance(cls, self.checks.origin(cls.name, node, frame.file))
 
     def model_output(self, model: Instance, node: ast.Call, args: tuple[Value, ...],
@@ -205,12 +271,47 @@ class Calls:
         if not isinstance(forward, FunctionRef):
             return UNKNOWN
         self.compute_attributes(cls)
-        result = self.summary(forward.fn, Instance(cls), args, kwargs)
+        fn = forward.fn
+        args, kwargs, entries = self.enter(node, fn.name, args, kwargs, frame)
+        result = _left(self.summary(fn, Instance(cls), args, kwargs), entries)
         if isinstance(result, Tensor):
-            fn = forward.fn
-            return Tensor(result.kind, result.origin.through(
+            return result.with_kind_of(result.kind, result.origin.through(
                 f"{fn.name}", fn.file.path, *fn.file.start(fn.node)))
         return result
+
+    def super_of(self, frame: Frame) -> Value:
+        """``super()`` in a method: its class and the instance the method runs on."""
+        fn = frame.fn
+        if fn is None or fn.cls is None or frame.self_name is None:
+            return UNKNOWN
+        return Super(fn.cls, frame.scope.value(frame.self_name))
+
+    def trainer_call(self, trainer: api.Trainer, node: ast.Call, args: tuple[Value, ...],
+                     kwargs: tuple[tuple[str, Value], ...], frame: Frame) -> None:
+        """A library entry point that calls ``loss(model(x), y)`` itself: the model's
+        output is checked against the loss at the wiring call, at the model argument."""
+        model_node, model = _argument(node, args, kwargs, *trainer.model)
+        loss_node, loss = _argument(node, args, kwargs, *trainer.loss)
+        if model_node is None:
+            return
+        if loss_node is None and trainer.default_loss is not None:
+            loss = Ref(trainer.default_loss)
+        if isinstance(loss, (Ref, ClassRef)):  # a loss class, instantiated by the library
+            loss = self.call(loss, node, (), (), frame) if isinstance(loss, ClassRef) else (
+                _loss_object(loss.qualname, loss_node, frame))
+        if isinstance(model, ClassRef):
+            model = self.construct(model.cls, node, frame)
+        if not isinstance(loss, LossFn):
+            return
+        output = self.call(model, node, (UNKNOWN,), (), frame) if isinstance(
+            model, (Instance, Sequential, Layer, OneOf)) else UNKNOWN
+        if not isinstance(output, Tensor):
+            return
+        if loss.loss in trainer.log_of_output_for:
+            return  # the library takes log of the output first: probabilities are what it expects
+        called = frame.file.short(node.func)
+        display = f"{loss.spelled} (called by {called} with the output of {frame.file.short(model_node)})"
+        self.checks.loss_input(loss, output, model_node, node, display, frame.file, frame.scope)
 
     def sequential_output(self, seq: Sequential, args: tuple[Value, ...], node: ast.Call, frame: Frame) -> Value:
         value: Value = args[0] if args else UNKNOWN
@@ -229,7 +330,89 @@ def _informative(value: Value) -> bool:
         return any(_informative(v) for v in value.items)
     if isinstance(value, Mapping):
         return any(_informative(v) for _, v in value.items)
-    return isinstance(value, (Tensor, LossFn, Layer, Sequential, Instance, FunctionRef))
+    return isinstance(value, (Tensor, LossFn, Layer, Sequential, Instance, FunctionRef, ClassRef, OneOf))
+
+
+def _selects_branch(args: tuple[Value, ...], kwargs: tuple[tuple[str, Value], ...]) -> bool:
+    return any(isinstance(v, Const) for v in args) or any(isinstance(v, Const) for _, v in kwargs)
+
+
+def _left(result: Value, entries: set[Entry]) -> Value:
+    """A callee's result as the caller sees it: a tensor that entered through this call's
+    arguments and comes back out is the caller's own value again."""
+    if entries and isinstance(result, Tensor) and result.entry in entries:
+        return Tensor(result.kind, result.origin, result.whole)
+    return result
+
+
+def _spread(node: ast.Call, args: tuple[Value, ...]) -> tuple[Value, ...] | None:
+    """``f(a, b)`` or ``f(*layers)`` over a known list: the items, or None when unknown."""
+    if len(node.args) == 1 and isinstance(node.args[0], ast.Starred):
+        spread = args[0] if args else UNKNOWN
+        if isinstance(spread, Mapping) and spread.sequence:
+            return tuple(spread.values())
+        return None
+    if any(isinstance(a, ast.Starred) for a in node.args):
+        return None
+    return args
+
+
+def _dim_argument(node: ast.Call, position: int) -> object:
+    if len(node.args) > position:
+        return literal(node.args[position])
+    for keyword in node.keywords:
+        if keyword.arg == "dim":
+            return literal(keyword.value)
+    return NO_LITERAL
+
+
+def _kept(tensor: Tensor, operation: str, node: ast.Call, dim_offset: int) -> Value:
+    """What a tensor operation (``x.view(...)``, ``torch.gather(x, ...)``) keeps of the kind."""
+    table = api.TENSOR_FUNCTIONS if dim_offset else api.TENSOR_METHODS
+    keeps = table.get(operation)
+    if keeps is None:
+        return UNKNOWN
+    on_batch = api.BATCH_DIM_OPERATIONS.get(operation)
+    if on_batch is not None and _dim_argument(node, on_batch[0]) == 0:
+        return tensor
+    return tensor if keeps is api.Keeps.CLASS_DIM else tensor.part()
+
+
+def _joined(node: ast.Call, pieces: Value, kwargs: tuple[tuple[str, Value], ...]) -> Value:
+    """``torch.cat([a, b], dim)``: the kind the pieces share; whole rows along the batch."""
+    if not isinstance(pieces, (Mapping, TupleOf)):
+        return UNKNOWN
+    items = pieces.values() if isinstance(pieces, Mapping) else list(pieces.items)
+    if not items or not all(isinstance(v, Tensor) for v in items):
+        return UNKNOWN
+    first = items[0]
+    assert isinstance(first, Tensor)
+    if any(v.kind is not first.kind for v in items if isinstance(v, Tensor)):
+        return UNKNOWN
+    dim = _dim_argument(node, 1)
+    on_batch = dim == 0 or (dim is NO_LITERAL and len(node.args) < 2 and not kwargs)
+    whole = on_batch and all(v.whole for v in items if isinstance(v, Tensor))
+    return Tensor(first.kind, first.origin, whole) if whole else Tensor(first.kind, first.origin, False)
+
+
+def _argument(node: ast.Call, args: tuple[Value, ...], kwargs: tuple[tuple[str, Value], ...],
+              position: int | None, keyword: str) -> tuple[ast.expr | None, Value]:
+    if position is not None and len(node.args) > position and not any(
+            isinstance(a, ast.Starred) for a in node.args[:position + 1]):
+        return node.args[position], args[position]
+    for k in node.keywords:
+        if k.arg == keyword:
+            return k.value, dict(kwargs).get(keyword, UNKNOWN)
+    return None, UNKNOWN
+
+
+def _loss_object(qualname: str, node: ast.expr | None, frame: Frame) -> Value:
+    loss = api.LOSS_CLASSES.get(api.canonical(qualname))
+    if loss is None:
+        return UNKNOWN
+    spelled = frame.file.short(node) if node is not None else qualname.rsplit(".", 1)[-1]
+    line, col = frame.file.start(node) if node is not None else (1, 0)
+    return LossFn(loss, spelled, Origin(spelled, frame.file.path, line, col))
 
 
 def _partial(node: ast.Call, args: tuple[Value, ...], kwargs: tuple[tuple[str, Value], ...],

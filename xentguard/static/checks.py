@@ -49,13 +49,15 @@ class Checks:
         file: SourceFile,
         evidence: tuple[Step, ...] = (),
         fix: Fix | None = None,
+        at_caller: bool = False,
         **fields: str,
     ) -> None:
+        """``at_caller``: the finding is at a caller's argument, which names its own site."""
         if self.report_paths is not None and file.path not in self.report_paths:
             return
         line, col = file.start(node)
         key = (file.path, code, line, col)
-        in_context = bool(self.context)
+        in_context = bool(self.context) and not at_caller
         previous = self._found.get(key)
         if previous is not None and (in_context or not previous[1]):
             return  # keep the first, unless a context-free finding can replace a context-bound one
@@ -109,7 +111,27 @@ class Checks:
             for keyword, (name, kw_value) in zip([k for k in node.keywords if k.arg], kwargs):
                 if name == "input":
                     input_node, value = keyword.value, kw_value
-        if input_node is None or not isinstance(value, Tensor):
+        if input_node is None:
+            return
+        self.loss_input(loss, value, input_node, node, self._loss_display(loss, node, file), file, scope)
+
+    def loss_input(
+        self,
+        loss: LossFn,
+        value: Value,
+        input_node: ast.expr,
+        at: ast.AST,
+        display: str,
+        file: SourceFile,
+        scope: Scope,
+    ) -> None:
+        """``value`` reaches the input of ``loss`` (shown as ``display``) at ``at``.
+
+        A tensor that came in through a parameter is reported at the caller's argument
+        (its :class:`Entry`), naming the loss reached inside the callee; the callee's own
+        loss call stays silent, as it is correct for other callers.
+        """
+        if not isinstance(value, Tensor) or not value.whole:
             return
         code = api.LOSS_RULES[loss.loss].get(value.kind)
         if code is None:
@@ -117,14 +139,29 @@ class Checks:
         evidence = _steps(value.origin)
         if loss.origin is not None:
             evidence = (Step(loss.spelled, loss.origin.path, loss.origin.line, loss.origin.col), *evidence)
-        fix = fixes.for_loss_input(code, input_node, value, file, scope)
+        entry = value.entry
+        if entry is not None:
+            line, col = file.start(at)
+            where = Origin(display, file.path, line, col)
+            evidence = (Step(f"{display} in {entry.callee}", file.path, line, col), *evidence)
+            self.report(
+                code,
+                entry.node,
+                entry.file,
+                evidence,
+                None,  # the callee may use the argument for more than the loss: no certain fix
+                at_caller=True,
+                loss=f"{display} at {_where(where, entry.file)} (reached through {entry.callee})",
+                source=self.describe(value.origin, entry.file),
+            )
+            return
         self.report(
             code,
             input_node,
             file,
             evidence,
-            fix,
-            loss=self._loss_display(loss, node, file),
+            fixes.for_loss_input(code, input_node, value, file, scope),
+            loss=display,
             source=self.describe(value.origin, file),
         )
 
@@ -139,9 +176,10 @@ class Checks:
     def log_of(self, value: Value, node: ast.Call, file: SourceFile, inline_arg: ast.expr) -> Value:
         """XG105 (log of softmax) and XG108 (log of a sum of exp)."""
         if isinstance(value, Tensor) and value.kind is Kind.PROBS:
-            fix = fixes.log_of_softmax(node, inline_arg, value, file)
+            fix = fixes.log_of_softmax(node, inline_arg, value, file) if value.whole else None
             self.report("XG105", node, file, _steps(value.origin), fix, source=self.describe(value.origin, file))
-            return Tensor(Kind.LOG_PROBS, value.origin.through(file.short(node.func), file.path, *file.start(node)))
+            return value.with_kind_of(Kind.LOG_PROBS, value.origin.through(file.short(node.func), file.path,
+                                                                          *file.start(node)))
         if isinstance(value, ExpOf) and value.summed and value.unstable:
             self.report("XG108", node, file, _steps(value.origin), source="log-sum-exp log(sum(exp(x)))")
         return UNKNOWN
@@ -149,7 +187,8 @@ class Checks:
     def exp_of(self, value: Value, node: ast.Call, arg: ast.expr, file: SourceFile) -> Value:
         if isinstance(value, Tensor):
             if value.kind is Kind.LOG_PROBS:
-                return Tensor(Kind.PROBS, value.origin.through(file.short(node.func), file.path, *file.start(node)))
+                return value.with_kind_of(Kind.PROBS, value.origin.through(file.short(node.func), file.path,
+                                                                          *file.start(node)))
             return UNKNOWN
         shifted = isinstance(value, Shifted) or isinstance(arg, (ast.BinOp, ast.UnaryOp, ast.Constant))
         return ExpOf(ast.dump(arg), self.origin(file.short(node), node, file), unstable=not shifted)

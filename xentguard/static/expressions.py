@@ -5,23 +5,30 @@ from __future__ import annotations
 import ast
 from typing import TYPE_CHECKING
 
+from xentguard.static import torch_api as api
 from xentguard.static.kinds import (
+    NONE,
     UNKNOWN,
     ClassRef,
+    Const,
     ExpOf,
     FunctionRef,
     Instance,
     LazyImport,
+    LossFn,
     Mapping,
+    OneOf,
     Ref,
     Shifted,
+    Super,
     Tensor,
     TupleOf,
     Value,
     join_all,
+    map_members,
 )
-from xentguard.static.scopes import ClassInfo, FunctionInfo, Scope
-from xentguard.static.syntax import NO_LITERAL, Frame, is_property, is_static, literal, subframe, training_branch
+from xentguard.static.scopes import AttributesState, ClassInfo, FunctionInfo, Scope
+from xentguard.static.syntax import NO_LITERAL, Frame, branch_taken, is_property, is_static, literal, subframe
 from xentguard.static.walk import child_nodes
 
 if TYPE_CHECKING:
@@ -55,8 +62,11 @@ class Expressions:
             return self.resolve_lazy(value) if isinstance(value, LazyImport) else value
         if isinstance(node, ast.Call):
             return self.ev_call(node, frame)
-        if isinstance(node, ast.Constant):
-            return UNKNOWN  # common: before the long chain below
+        if isinstance(node, ast.Constant):  # common: before the long chain below
+            constant = node.value
+            if constant is None:
+                return NONE
+            return Const(constant) if isinstance(constant, (bool, str)) else UNKNOWN
         if isinstance(node, ast.Attribute):
             return self.attribute(self.ev(node.value, frame), node.attr, frame, node)
         if isinstance(node, ast.Subscript):
@@ -68,7 +78,7 @@ class Expressions:
         if isinstance(node, (ast.List, ast.Set)):
             items = [self.ev(e, frame) for e in node.elts]
             if isinstance(node, ast.List) and not any(isinstance(e, ast.Starred) for e in node.elts):
-                return Mapping(tuple(enumerate(items)))
+                return Mapping(tuple(enumerate(items)), sequence=True)
             return UNKNOWN
         if isinstance(node, ast.Dict):
             pairs: list[tuple[object, Value]] = []
@@ -85,7 +95,7 @@ class Expressions:
         if isinstance(node, ast.IfExp):
             self.ev(node.test, frame)
             body, orelse = self.ev(node.body, frame), self.ev(node.orelse, frame)
-            branch = training_branch(node.test)
+            branch = branch_taken(node.test, frame)
             if branch == "body":
                 return body
             if branch == "orelse":
@@ -127,8 +137,9 @@ class Expressions:
         key = literal(node.slice)
         if isinstance(base, TupleOf) and isinstance(key, int) and -len(base.items) <= key < len(base.items):
             return base.items[key]
-        if isinstance(base, Mapping) and key is not NO_LITERAL:
-            return base.get(key)
+        if isinstance(base, Mapping):
+            # A runtime key (``MODELS[name]``): any of the items.
+            return base.get(key) if key is not NO_LITERAL else join_all(base.values())
         if isinstance(base, Tensor):
             return base
         return UNKNOWN
@@ -144,6 +155,10 @@ class Expressions:
         return UNKNOWN
 
     def attribute(self, base: Value, attr: str, frame: Frame, node: ast.Attribute | None) -> Value:
+        if isinstance(base, OneOf):
+            return map_members(base, lambda member: self.attribute(member, attr, frame, node))
+        if isinstance(base, Super):
+            return self.super_attribute(base, attr, frame)
         if isinstance(base, Ref):
             if self.resolve_import is not None and not base.qualname.startswith("torch"):
                 # `import pkg.models` binds `pkg`; `pkg.models` may be a project module.
@@ -160,8 +175,26 @@ class Expressions:
         if isinstance(base, ClassRef):
             value = self.class_member(base.cls, attr, None)
             return value if value is not None else UNKNOWN
-        if isinstance(base, Tensor) and attr in ("data", "T", "mT"):
+        if isinstance(base, Tensor) and attr in api.TENSOR_ATTRIBUTES:
             return base
+        return UNKNOWN
+
+    def super_attribute(self, sup: Super, attr: str, frame: Frame) -> Value:
+        """``super().forward`` in a subclass of a torch loss is that loss; in a subclass of
+        a user class, the base's member bound to the same instance."""
+        instance = sup.instance if isinstance(sup.instance, Instance) else None
+        for base, base_node in zip(sup.cls.bases, sup.cls.node.bases):
+            if isinstance(base, ClassRef):
+                found = self.class_member(base.cls, attr, instance)
+                if found is not None:
+                    return found
+            elif isinstance(base, Ref) and attr in ("forward", "__call__"):
+                loss = api.LOSS_CLASSES.get(api.canonical(base.qualname))
+                if loss is not None:
+                    spelled = f"{sup.cls.name} ({frame.file.short(base_node)})" if frame.file is sup.cls.file else (
+                        sup.cls.name)
+                    origin = instance.origin if instance is not None else None
+                    return LossFn(loss, spelled, origin)
         return UNKNOWN
 
     def instance_attribute(self, instance: Instance, attr: str) -> Value:
@@ -197,11 +230,11 @@ class Expressions:
 
     def compute_attributes(self, cls: ClassInfo) -> None:
         """Walk the methods once so that every ``self.x = ...`` is recorded."""
-        if cls.attrs_state != 0:
+        if cls.attrs_state is not AttributesState.NOT_COMPUTED:
             return
-        cls.attrs_state = 1
+        cls.attrs_state = AttributesState.COMPUTING
         methods = sorted(cls.methods.values(), key=lambda m: m.name != f"{cls.name}.__init__")
         for method in methods:
             if method.assigns_attributes and not is_static(method):
                 self.summary(method, Instance(cls), (), ())
-        cls.attrs_state = 2
+        cls.attrs_state = AttributesState.DONE

@@ -2,8 +2,11 @@
 
 Like pyflakes' bindings, with one more fact per binding: the *kind of value*. Every
 abstract value is immutable and hashable, so function summaries can be memoised on
-their arguments. ``UNKNOWN`` is the safe answer: whenever two paths disagree, the join
-is ``UNKNOWN`` and the analysis stays silent.
+their arguments. ``UNKNOWN`` is the safe answer: whenever two paths disagree on a
+tensor's kind, the join is ``UNKNOWN`` and the analysis stays silent. Paths that agree on
+what *kind of object* a value is but not on which one (``ConvNet() if cnn else MLP()``)
+join to a :class:`OneOf`, as pyright's unions do: every operation is spread over the
+members (:func:`map_members`) and the results joined again.
 """
 
 from __future__ import annotations
@@ -11,10 +14,11 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 if TYPE_CHECKING:
-    from xentguard.static.scopes import ClassInfo, FunctionInfo
+    from xentguard.static.scopes import ClassInfo, FunctionInfo, Scope
+    from xentguard.static.source import SourceFile
 
 
 class Kind(Enum):
@@ -67,10 +71,52 @@ class Unknown(Value):
 UNKNOWN = Unknown()
 
 
+@dataclass(frozen=True, eq=False)
+class Entry:
+    """Where a tensor entered the function being walked: a caller's argument.
+
+    A wrong kind that reaches a loss through a parameter is the caller's mistake, so the
+    finding goes to this argument (pyright reports a contract violation at the argument,
+    not inside the callee). Compared by identity: one entry per call site and argument.
+    """
+
+    node: ast.expr  # the caller's argument expression
+    file: SourceFile
+    callee: str  # "auxiliary_loss()", "SeqCE.forward"
+
+
 @dataclass(frozen=True)
 class Tensor(Value):
     kind: Kind
     origin: Origin
+    # Rows are whole distributions over the class dim (a gather or a narrow of
+    # probabilities is still probabilities elementwise, but no longer a loss input).
+    whole: bool = True
+    entry: Entry | None = None
+
+    def entered(self, entry: Entry) -> Tensor:
+        """This tensor passed as an argument: the outermost caller's argument is kept."""
+        if self.entry is not None:
+            return self
+        return Tensor(self.kind, self.origin, self.whole, entry)
+
+    def with_kind_of(self, kind: Kind, origin: Origin) -> Tensor:
+        return Tensor(kind, origin, self.whole, self.entry)
+
+    def part(self) -> Tensor:
+        """An elementwise part of this tensor (``gather``, ``narrow`` along the classes)."""
+        return Tensor(self.kind, self.origin, False, self.entry)
+
+
+@dataclass(frozen=True)
+class Const(Value):
+    """A literal the analysis can test: ``True``, ``"train"``, ``None`` (an argument that
+    selects a branch, ``if train:``)."""
+
+    value: object
+
+
+NONE = Const(None)
 
 
 @dataclass(frozen=True)
@@ -95,9 +141,21 @@ class TupleOf(Value):
 
 @dataclass(frozen=True)
 class Mapping(Value):
-    """A dict or list literal whose keys are literals (losses kept in dicts/lists)."""
+    """A dict or list whose keys are literals (losses kept in dicts, layers in lists,
+    ``nn.ModuleList`` / ``nn.ModuleDict``). ``sequence``: a list, keys 0..n-1."""
 
     items: tuple[tuple[object, Value], ...]
+    sequence: bool = False
+
+    def values(self) -> list[Value]:
+        return [v for _, v in self.items]
+
+    def appended(self, value: Value) -> Mapping:
+        return Mapping((*self.items, (len(self.items), value)), sequence=True)
+
+    def updated(self, other: Mapping) -> Mapping:
+        keys = {k for k, _ in other.items}
+        return Mapping(tuple((k, v) for k, v in self.items if k not in keys) + other.items, self.sequence)
 
     def get(self, key: object) -> Value:
         for k, v in self.items:
@@ -155,6 +213,33 @@ class FunctionRef(Value):
     bound_self: Value | None = None
 
 
+@dataclass(frozen=True)
+class Super(Value):
+    """``super()`` in a method of ``cls``: attributes are looked up in its bases."""
+
+    cls: ClassInfo
+    instance: Value
+
+
+@dataclass(frozen=True)
+class OneOf(Value):
+    """One of several objects (models, classes, losses), chosen at run time."""
+
+    members: frozenset[Value]
+
+
+_MAX_MEMBERS = 8
+
+
+@dataclass(frozen=True, eq=False)
+class ModuleValue(Value):
+    """A project module: its attributes are its module-level bindings."""
+
+    name: str
+    scope: Scope
+    path: str
+
+
 @dataclass(frozen=True, eq=False)
 class Deferred(Value):
     """A name imported from a module still being walked (an import cycle): looked up in
@@ -184,21 +269,67 @@ class Binding:
     assign: ast.stmt | None = field(default=None, compare=False, hash=False)
 
 
-def join(a: Value, b: Value) -> Value:
-    """The value that holds on both paths: equal values survive, anything else is unknown.
+# Values that are objects a program chooses between (a union of them is still precise):
+# models, model classes, functions, losses, layers.
+_OBJECTS = (Instance, ClassRef, FunctionRef, LossFn, Layer, Sequential)
 
-    Tensors of the same kind survive with the first origin, so a value that is softmax
-    on both branches of an ``if`` is still reported.
+
+def join(a: Value, b: Value) -> Value:
+    """The value that holds on both paths.
+
+    Equal values survive. Tensors of the same kind survive with the first origin, so a
+    value that is softmax on both branches of an ``if`` is still reported; tensors of
+    different kinds are unknown. ``None`` on one path does not erase the other (calling
+    a loss on None fails loudly). Different objects make a :class:`OneOf`.
     """
     if a == b:
         return a
-    if isinstance(a, Tensor) and isinstance(b, Tensor) and a.kind is b.kind:
+    if a == NONE and not isinstance(b, Unknown):
+        return b
+    if b == NONE and not isinstance(a, Unknown):
         return a
+    if isinstance(a, Tensor) and isinstance(b, Tensor):
+        if a.kind is not b.kind:
+            return UNKNOWN
+        return a if (a.whole == b.whole or not a.whole) else a.part()  # whole only if whole on both paths
     if isinstance(a, TupleOf) and isinstance(b, TupleOf) and len(a.items) == len(b.items):
         return TupleOf(tuple(join(x, y) for x, y in zip(a.items, b.items)))
     if isinstance(a, LossFn) and isinstance(b, LossFn) and a.loss == b.loss and a.bound_args == b.bound_args:
         return a
-    return UNKNOWN
+    if isinstance(a, Instance) and isinstance(b, Instance) and a.cls is b.cls:
+        return a  # the same class created in two places
+    members = _members(a) | _members(b) if _is_object(a) and _is_object(b) else None
+    if members is None or len(members) > _MAX_MEMBERS:
+        return UNKNOWN
+    return OneOf(members)
+
+
+def _is_object(value: Value) -> bool:
+    return isinstance(value, (*_OBJECTS, OneOf))
+
+
+def _members(value: Value) -> frozenset[Value]:
+    return value.members if isinstance(value, OneOf) else frozenset((value,))
+
+
+def map_members(value: Value, operation: Callable[[Value], Value]) -> Value:
+    """``operation`` on every member of a :class:`OneOf` (or on the value itself), joined."""
+    if not isinstance(value, OneOf):
+        return operation(value)
+    return join_all([operation(member) for member in sorted(value.members, key=_member_order)])
+
+
+def _member_order(value: Value) -> tuple[int, int]:
+    """Members in source order, so that the walk and its origins are deterministic."""
+    origin = getattr(value, "origin", None)
+    if isinstance(origin, Origin):
+        return origin.line, origin.col
+    for attr in ("cls", "fn"):
+        info = getattr(value, attr, None)
+        node = getattr(info, "node", None)
+        if node is not None:
+            return node.lineno, node.col_offset
+    return 0, 0
 
 
 def join_all(values: list[Value]) -> Value:

@@ -10,37 +10,26 @@ by path; checking a file returns the findings recorded for it.
 from __future__ import annotations
 
 import ast
-import bisect
 import os
 import re
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 
 from xentguard.static.analyzer import Analyzer
-from xentguard.static.body_facts import callable_parameters
+from xentguard.static.body_facts import body_facts
 from xentguard.static.checks import Checks
 from xentguard.static.findings import Finding
 from xentguard.static.heap import release_frozen
-from xentguard.static.kinds import Deferred, Value
-from xentguard.static.prefilter import IMPORT_LINE, loss_mention_offsets, mentions_loss, might_have_findings
+from xentguard.static.kinds import Deferred, ModuleValue, Value
+from xentguard.static.prefilter import imported_modules, might_have_findings
 from xentguard.static.scopes import Scope
 from xentguard.static.source import SourceFile, decode_python, universal_newlines
-from xentguard.static.walk import walk
+from xentguard.static.torch_api import is_torch
 
 _MARKERS = ("pyproject.toml", "setup.cfg", "setup.py", ".git")
 _SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__", ".tox", ".nox", ".venv", "venv", "node_modules", "build", "dist",
               ".mypy_cache", ".ruff_cache", ".pytest_cache", ".ci-venv", "site-packages", "dist-packages"}
 _MAX_PROJECT_FILES = 20_000
-
-
-@dataclass(frozen=True, eq=False)
-class ModuleValue(Value):
-    """A project module: its attributes are its module-level bindings."""
-
-    name: str
-    scope: Scope
-    path: str
 
 
 def find_root(path: str) -> str:
@@ -132,26 +121,26 @@ class Project:
         return module
 
     def analyse_importers(self, key: str, file: SourceFile) -> None:
-        """Walk the project files that import this one, where they call this file's
-        functions that take a loss or feed a parameter to a loss (``train(model, loader,
-        loss_fn)``), so that what they pass in is followed."""
+        """Walk the project files that import this one when this one's findings may depend
+        on them: its functions call what a caller passes (``train(model, loader, loss_fn)``),
+        or its classes' methods use attributes a user may set (``model.criterion = ...``)."""
         if key in self._analysed_importers:
             return
         self._analysed_importers.add(key)
-        names = receivers(file.tree, file.source)
-        if not names:
+        if not receivers(file.tree):
             return
         for other in self.relevant_importers(key):
             if self.analyse(other) is not None:  # maybe only imported so far
-                self.analyzer.drain(self._files[other].path, mentions=names)
+                self.analyzer.drain(self._files[other].path)
 
     def relevant_importers(self, key: str) -> list[str]:
-        """Project files whose import lines name this module and that could pass a kind."""
+        """Project files whose import lines name this module and that can pass a kind, a
+        loss or a model: they spell a torch name of the tables, or import (through any
+        chain) a project module that does."""
         path = Path(key)
         stem = path.parent.name if path.stem == "__init__" else path.stem
-        texts = self._project_texts()
         importers = self._importer_index().get(stem, ())
-        return [other for other in importers if other != key and might_have_findings(texts[other])]
+        return [other for other in importers if other != key and self._relevant_file(other)]
 
     def _importer_index(self) -> dict[str, list[str]]:
         if self._index is None:
@@ -162,30 +151,37 @@ class Project:
         return self._index
 
     def imports_relevant_module(self, path: str, source: str) -> bool:
-        """``source`` imports a project module that mentions a loss: worth walking even
-        though it never mentions one itself. Text only, nothing parsed."""
+        """``source`` imports, directly or through a chain of project modules, one that
+        spells a torch name of the tables: worth walking though it spells none itself.
+        Text only, nothing parsed."""
         if not self.follow_imports:
             return False
-        for match in IMPORT_LINE.finditer(source):
-            spec = match.group(1) or match.group(2) or ""
-            level = len(spec) - len(spec.lstrip("."))
-            module = spec.lstrip(".")
-            if level == 0 and (module == "torch" or module.startswith("torch.") or not module):
+        return any(self._relevant_file(candidate) for candidate in self._imported_files(path, source))
+
+    def _imported_files(self, path: str, source: str) -> list[str]:
+        files: list[str] = []
+        for module, level in imported_modules(source):
+            if level == 0 and (is_torch(module) or not module):
                 continue
-            for candidate in self._candidates(path, module, level):
-                if self._relevant_file(candidate):
-                    return True
-        return False
+            files.extend(c for c in self._candidates(path, module, level) if os.path.isfile(c))
+        return files
 
     def _relevant_file(self, candidate: str) -> bool:
-        cached = self._relevant.get(candidate)
-        if cached is None:
+        key = os.path.abspath(candidate)
+        cached = self._relevant.get(key)
+        if cached is not None:
+            return cached
+        self._relevant[key] = False  # an import cycle: the modules on it decide
+        text = self._texts.get(key) if self._texts is not None else None
+        if text is None:
             try:
-                text = Path(candidate).read_text(encoding="utf-8", errors="replace")
+                text = Path(key).read_text(encoding="utf-8", errors="replace")
             except OSError:
                 text = ""
-            cached = self._relevant[candidate] = mentions_loss(text)
-        return cached
+        relevant = might_have_findings(text) or any(
+            self._relevant_file(other) for other in self._imported_files(key, text))
+        self._relevant[key] = relevant
+        return relevant
 
     # ------------------------------------------------------------- resolving
     def resolve_import(self, importer: SourceFile, module: str, level: int) -> Value | None:
@@ -247,9 +243,11 @@ class Project:
             if len(data) > 2_000_000 or b"\0" in data:
                 return None
             source = universal_newlines(decode_python(data).text)
-            if not might_have_findings(source) and not _LOSS_PARAMETER.search(source):
-                # No activation, loss, exp or loss-taking function here: only its imports can
-                # matter (re-exports such as a package __init__); parsing them alone is cheaper.
+            if not _DEFINES.search(source) and not might_have_findings(source) and not (
+                    self.imports_relevant_module(key, source)):
+                # No function or class to call, and no torch name of the tables here nor in
+                # what it imports: only its imports can matter (re-exports such as a package
+                # __init__); parsing them alone is cheaper.
                 file = SourceFile(self._display_path(key), source, _imports_only(source))
                 file.imports_only = True
                 return file
@@ -287,6 +285,9 @@ class Project:
         return self._texts
 
 
+_DEFINES = re.compile(r"^[ \t]*(?:async[ \t]+def|def|class)[ \t]", re.MULTILINE)
+
+
 def _module_name(path: str, root: str) -> str:
     relative = os.path.relpath(path, root)
     return relative[:-3].replace(os.sep, ".").removesuffix(".__init__")
@@ -320,67 +321,16 @@ def _imports_only(source: str) -> ast.Module:
     return ast.Module(body=body, type_ignores=[])
 
 
-_LOSS_PARAMETER = re.compile(r"\bdef\s+\w+\s*\([^)]*\b\w*(?:loss|criterion|crit|objective)\w*", re.IGNORECASE)
-_LOSS_NAME = re.compile(r"loss|criterion|crit$|objective", re.IGNORECASE)
-# In lower-cased text, what a call of a name matched by _LOSS_NAME (or its .forward) needs.
-_CALLS_LOSS_LIKE_NAME = re.compile(r"(?:loss|crit|objective)\w*\s*(?:\.\s*forward\s*)?\(")
-
-
-def may_have_receivers(source: str) -> bool:
-    """Whether :func:`receivers` can find anything in ``source``: most files are decided
-    by their text, without a parse or a walk."""
-    lowered = source.lower()
-    if ("loss" in lowered or "crit" in lowered or "objective" in lowered) and (
-            _CALLS_LOSS_LIKE_NAME.search(lowered) is not None):
-        return True
-    return mentions_loss(source)
-
-
-def receivers(tree: ast.Module, source: str) -> frozenset[str]:
-    """Names of the module's functions (and classes holding such methods) whose findings
-    depend on their callers: a loss-like parameter is called (``loss_fn(model(x), y)``),
-    or a parameter is passed straight into a loss call (``F.cross_entropy(out, y)``)."""
+def receivers(tree: ast.Module) -> frozenset[str]:
+    """Names of the module's functions and classes whose findings can depend on their
+    callers: a function that calls one of its parameters (``loss_fn(model(x), y)``), and
+    every class (its methods use attributes its users may set). Facts of the tree only."""
     names: set[str] = set()
-    # Only functions whose lines hold such a call are walked; most files have none.
-    lowered = source.lower()  # may differ in length, not in its newlines
-    lines = sorted({lowered.count("\n", 0, m.start()) + 1 for m in _CALLS_LOSS_LIKE_NAME.finditer(lowered)} |
-                   {source.count("\n", 0, offset) + 1 for offset in loss_mention_offsets(source)})
-    if not lines:
-        return frozenset()
     for top in tree.body:
-        candidates = [top] if isinstance(top, (ast.FunctionDef, ast.AsyncFunctionDef)) else (
-            [m for m in top.body if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef))]
-            if isinstance(top, ast.ClassDef) else [])
-        for fn in candidates:
-            if _holds_line(fn, lines) and _receives_from_callers(fn):
-                names.add(top.name)  # type: ignore[attr-defined]  # a def or a class
-                if fn is not top:
-                    names.add(fn.name)
+        if isinstance(top, ast.ClassDef) or (
+                isinstance(top, (ast.FunctionDef, ast.AsyncFunctionDef)) and body_facts(top).calls_parameters):
+            names.add(top.name)
     return frozenset(names)
-
-
-def _holds_line(fn: ast.FunctionDef | ast.AsyncFunctionDef, lines: list[int]) -> bool:
-    first = min([fn.lineno, *(d.lineno for d in fn.decorator_list)])
-    index = bisect.bisect_left(lines, first)
-    return index < len(lines) and lines[index] <= (fn.end_lineno or fn.lineno)
-
-
-def _receives_from_callers(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
-    params = callable_parameters(fn.args)
-    if not params:
-        return False
-    for node in walk(fn):
-        if not isinstance(node, ast.Call):
-            continue
-        func = node.func
-        if isinstance(func, ast.Attribute) and func.attr == "forward":
-            func = func.value
-        if isinstance(func, ast.Name) and func.id in params and _LOSS_NAME.search(func.id):
-            return True
-        callee = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
-        if mentions_loss(callee) and any(isinstance(a, ast.Name) and a.id in params for a in node.args[:1]):
-            return True
-    return False
 
 
 _PROJECTS: dict[str, Project] = {}
@@ -402,4 +352,4 @@ def forget_projects() -> None:
     release_frozen()
 
 
-__all__ = ["ModuleValue", "Project", "find_root", "forget_projects", "may_have_receivers", "project_for", "receivers"]
+__all__ = ["ModuleValue", "Project", "find_root", "forget_projects", "project_for", "receivers"]

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass, field
+from enum import Enum
 from functools import cached_property
 from typing import TYPE_CHECKING
 
 from xentguard.static.body_facts import BodyFacts, FunctionNode, body_facts
 from xentguard.static.kinds import UNKNOWN, Binding, Deferred, Value, join_all
-from xentguard.static.prefilter import FUNCTION_TRIGGERS
 
 if TYPE_CHECKING:
     from xentguard.static.source import SourceFile
@@ -106,18 +106,11 @@ class FunctionInfo:
     def facts(self) -> BodyFacts:
         return body_facts(self.node)
 
-    @cached_property
+    @property
     def worth_walking(self) -> bool:
-        """Whether a walk with unknown arguments can find anything: the body mentions an
-        activation, a loss (or a loss-holding name), exp, or calls one of its parameters.
-        Calls with known arguments are walked regardless."""
-        if isinstance(self.node, ast.Lambda):
-            return True
-        return FUNCTION_TRIGGERS.search(self.file.text(self.node)) is not None or self.facts.calls_parameters
-
-    def mentions_any(self, names: frozenset[str]) -> bool:
-        text = self.file.text(self.node)
-        return any(name in text for name in names)
+        """Whether a walk with unknown arguments can find anything: only a call reaches a
+        loss, an activation or a log. Calls with known arguments are walked regardless."""
+        return isinstance(self.node, ast.Lambda) or self.facts.makes_calls
 
     @property
     def assigns_attributes(self) -> bool:
@@ -130,6 +123,12 @@ class FunctionInfo:
         return self.facts.local_names
 
 
+class AttributesState(Enum):
+    NOT_COMPUTED = 0
+    COMPUTING = 1
+    DONE = 2
+
+
 @dataclass(eq=False)
 class ClassInfo:
     node: ast.ClassDef
@@ -140,13 +139,21 @@ class ClassInfo:
     class_attrs: dict[str, Value] = field(default_factory=dict)
     # self.X = value assignments seen in any method, joined on read.
     assigned: dict[str, list[Value]] = field(default_factory=dict)
-    attrs_state: int = 0  # 0: not computed, 1: computing, 2: done
+    attrs_state: AttributesState = field(default_factory=lambda: AttributesState.NOT_COMPUTED)
+    # Bumped when an attribute gets a new value after the class's own methods were walked
+    # for them (a setter called, ``model.criterion = ...`` by a user): methods are walked anew.
+    version: int = 0
 
     def __repr__(self) -> str:
         return f"ClassInfo({self.name})"
 
     def record_assignment(self, attr: str, value: Value) -> None:
-        self.assigned.setdefault(attr, []).append(value)
+        values = self.assigned.setdefault(attr, [])
+        if value in values:
+            return
+        values.append(value)
+        if self.attrs_state is AttributesState.DONE:
+            self.version += 1
 
     def assigned_value(self, attr: str) -> Value | None:
         values = self.assigned.get(attr)

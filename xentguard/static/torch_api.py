@@ -1,8 +1,12 @@
-"""What the analysis knows about PyTorch, by qualified name. Data only, no logic."""
+"""What the analysis knows about PyTorch (and libraries that call its losses), by qualified
+name. Data, plus ``canonical()`` to normalise the names it is looked up by."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
+from dataclasses import dataclass
+from enum import Enum
 
 from xentguard.static.kinds import Kind
 
@@ -78,6 +82,9 @@ LOSS_CLASSES: dict[str, str] = {
 }
 
 SEQUENTIAL = frozenset({"torch.nn.Sequential"})
+# Containers of modules, indexed like a list / a dict.
+MODULE_LIST = frozenset({"torch.nn.ModuleList"})
+MODULE_DICT = frozenset({"torch.nn.ModuleDict"})
 
 # Wrappers that return something called like their argument.
 MODEL_WRAPPERS = frozenset(
@@ -96,21 +103,62 @@ LOG_FUNCTIONS = frozenset({"torch.log"})
 EXP_FUNCTIONS = frozenset({"torch.exp"})
 SUM_FUNCTIONS = frozenset({"torch.sum"})
 
-# Tensor methods and torch functions that keep the kind of their (first) argument.
-VIEW_METHODS = frozenset(
-    {
-        "view", "view_as", "reshape", "reshape_as", "permute", "transpose", "t", "contiguous",
-        "squeeze", "unsqueeze", "flatten", "unflatten", "movedim", "moveaxis", "swapaxes",
-        "swapdims", "float", "double", "half", "bfloat16", "to", "cuda", "cpu", "detach",
-        "clone", "type_as", "expand", "expand_as", "narrow", "select",
-    }
-)
-VIEW_FUNCTIONS = frozenset(
-    {
-        "torch.flatten", "torch.reshape", "torch.squeeze", "torch.unsqueeze", "torch.permute",
-        "torch.transpose", "torch.movedim", "torch.narrow", "torch.select",
-    }
-)
+class Keeps(Enum):
+    """What a tensor operation keeps of its input's kind.
+
+    ``CLASS_DIM``: the result still holds whole rows over the class dimension, as a loss
+    reads them (reshapes, moves of dims, dtype/device changes, picking samples along the
+    batch). ``ELEMENTWISE``: each value is still of the kind, but rows are no longer whole
+    distributions (picking classes: ``gather``, ``narrow``/``index_select`` along a dim
+    that may be the classes). Such a part is still probabilities for ``log`` (XG105), but
+    is no claim about a loss input.
+    """
+
+    CLASS_DIM = "class-dim"
+    ELEMENTWISE = "elementwise"
+
+
+# Tensor methods (``x.view(...)``) and what they keep of the receiver's kind. In-place
+# variants keep what their out-of-place form keeps.
+TENSOR_METHODS: dict[str, Keeps] = {
+    **dict.fromkeys(
+        (
+            "view", "view_as", "reshape", "reshape_as", "resize", "resize_", "resize_as", "resize_as_",
+            "permute", "transpose", "transpose_", "t", "t_", "contiguous", "squeeze", "squeeze_",
+            "unsqueeze", "unsqueeze_", "flatten", "unflatten", "ravel", "movedim", "moveaxis", "swapaxes",
+            "swapdims", "expand", "expand_as", "repeat", "float", "double", "half", "bfloat16", "to", "type",
+            "type_as", "cuda", "cpu", "detach", "detach_", "clone", "requires_grad_", "pin_memory",
+        ),
+        Keeps.CLASS_DIM,
+    ),
+    **dict.fromkeys(("gather", "take_along_dim", "select", "narrow", "index_select", "masked_select", "take"),
+                    Keeps.ELEMENTWISE),
+}
+# torch functions ``torch.f(x, ...)`` and what they keep of their first argument's kind.
+TENSOR_FUNCTIONS: dict[str, Keeps] = {
+    **dict.fromkeys(
+        (
+            "torch.flatten", "torch.reshape", "torch.squeeze", "torch.unsqueeze", "torch.permute",
+            "torch.transpose", "torch.movedim", "torch.moveaxis", "torch.swapaxes", "torch.swapdims",
+            "torch.ravel", "torch.t", "torch.clone", "torch.detach",
+        ),
+        Keeps.CLASS_DIM,
+    ),
+    **dict.fromkeys(("torch.gather", "torch.take_along_dim", "torch.select", "torch.narrow", "torch.index_select",
+                     "torch.masked_select", "torch.take"), Keeps.ELEMENTWISE),
+}
+# Operations that keep the class dim when they act on the batch dim (a literal 0 as
+# their dim argument), elementwise otherwise: (dim's position, dim's keyword).
+BATCH_DIM_OPERATIONS: dict[str, tuple[int, str]] = {
+    "narrow": (0, "dim"), "index_select": (0, "dim"), "select": (0, "dim"),
+    "torch.narrow": (1, "dim"), "torch.index_select": (1, "dim"), "torch.select": (1, "dim"),
+}
+# Tensor attributes that are the tensor itself (or a transposed view of it).
+TENSOR_ATTRIBUTES: dict[str, Keeps] = {"data": Keeps.CLASS_DIM, "T": Keeps.CLASS_DIM, "mT": Keeps.CLASS_DIM}
+# Joining functions: a list of tensors of one kind, joined along a dim (default 0: the
+# batch). Along the batch the class dim is kept; along any other dim only elementwise.
+CONCATENATIONS = frozenset({"torch.cat", "torch.concat", "torch.concatenate", "torch.stack"})
+
 # Methods of a module or loss object that return the object itself.
 SELF_RETURNING_METHODS = frozenset(
     {"to", "cuda", "cpu", "train", "eval", "float", "half", "double", "bfloat16", "requires_grad_", "type"}
@@ -129,8 +177,71 @@ LOSS_RULES: dict[str, dict[Kind, str]] = {
 _SUBMODULE = re.compile(r"^torch\.nn\.modules\.[a-z_]+\.")
 
 
+# What the conventional names mean in a file that star-imports a module from outside the
+# project (``from fastai.vision import *`` re-exports them) and never binds them itself.
+CONVENTIONAL_NAMES: dict[str, str] = {"torch": "torch", "nn": "torch.nn", "F": "torch.nn.functional"}
+
+
+def is_torch(module: str) -> bool:
+    """``torch`` or one of its submodules (not ``torchvision``)."""
+    return module == "torch" or module.startswith("torch.")
+
+
+def star_names(module: str) -> dict[str, str]:
+    """What ``from module import *`` binds that the tables know: ``softmax`` for
+    ``torch.nn.functional``, ``CrossEntropyLoss`` for ``torch.nn``."""
+    names: dict[str, str] = {}
+    prefix = f"{module}."
+    for table in _NAMED_TABLES:
+        for qualname in table:
+            if qualname.startswith(prefix) and "." not in qualname[len(prefix):]:
+                names[qualname[len(prefix):]] = qualname
+    return names
+
+
 def canonical(qualname: str) -> str:
     """``torch.nn.modules.loss.CrossEntropyLoss`` -> ``torch.nn.CrossEntropyLoss``."""
     if qualname.startswith("torch.nn.modules."):
         return _SUBMODULE.sub("torch.nn.", qualname)
     return qualname
+
+
+@dataclass(frozen=True)
+class Trainer:
+    """A library entry point that computes ``loss(model(x), y)`` for the user.
+
+    Arguments are (position, keyword); position None: keyword only.
+    """
+
+    model: tuple[int | None, str]
+    loss: tuple[int | None, str]
+    default_loss: str | None = None  # the loss class used when none is passed
+    # Losses before which the library takes log of the model's output itself (skorch's
+    # NeuralNetClassifier with NLLLoss expects probabilities from the module).
+    log_of_output_for: frozenset[str] = frozenset()
+
+
+_SKORCH_NET = Trainer(model=(0, "module"), loss=(1, "criterion"))
+_SKORCH_CLASSIFIER = Trainer(model=(0, "module"), loss=(None, "criterion"), default_loss="torch.nn.NLLLoss",
+                             log_of_output_for=frozenset({"nll_loss"}))
+_SKORCH_BINARY = Trainer(model=(0, "module"), loss=(None, "criterion"), default_loss="torch.nn.BCEWithLogitsLoss")
+_POUTYNE = Trainer(model=(0, "network"), loss=(2, "loss_function"))
+
+TRAINERS: dict[str, Trainer] = {
+    "ignite.engine.create_supervised_trainer": Trainer(model=(0, "model"), loss=(2, "loss_fn")),
+    "ignite.engine.supervised_training_step": Trainer(model=(0, "model"), loss=(2, "loss_fn")),
+    "skorch.NeuralNet": _SKORCH_NET,
+    "skorch.net.NeuralNet": _SKORCH_NET,
+    "skorch.NeuralNetClassifier": _SKORCH_CLASSIFIER,
+    "skorch.classifier.NeuralNetClassifier": _SKORCH_CLASSIFIER,
+    "skorch.NeuralNetBinaryClassifier": _SKORCH_BINARY,
+    "skorch.classifier.NeuralNetBinaryClassifier": _SKORCH_BINARY,
+    "poutyne.Model": _POUTYNE,
+    "poutyne.framework.Model": _POUTYNE,
+    "torchbearer.Trial": Trainer(model=(0, "model"), loss=(2, "criterion")),
+}
+
+_NAMED_TABLES: tuple[Collection[str], ...] = (
+    PRODUCER_FUNCTIONS, PRODUCER_LAYERS, PRESERVING_LAYERS, LOSS_FUNCTIONS, LOSS_CLASSES, SEQUENTIAL, MODULE_LIST,
+    MODULE_DICT, LOG_FUNCTIONS, EXP_FUNCTIONS, SUM_FUNCTIONS, TENSOR_FUNCTIONS, CONCATENATIONS,
+)
