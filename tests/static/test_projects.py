@@ -16,6 +16,7 @@ import pytest
 from tests.conftest import FIXTURES
 from tests.static.expectations import Expectation, expectations
 from tests.static.test_fixtures_flake8 import reported
+from xentguard.static import analyze_source
 from xentguard.static.project import find_root, forget_projects, receivers
 
 PROJECTS = sorted(p for p in (FIXTURES / "projects").iterdir() if p.is_dir() and any(p.rglob("*.py")))
@@ -112,3 +113,18 @@ def test_project_root_is_found_once_per_directory(tmp_path: Path) -> None:
     assert find_root(str(package / "sub" / "c.py")) == str(package)
     forget_projects()  # starting over sees the new marker
     assert find_root(str(package / "b.py")) == str(package)
+
+
+@pytest.mark.parametrize("project", PROJECTS, ids=lambda p: p.name)
+def test_each_file_checked_first_and_alone_reports_its_findings(project: Path) -> None:
+    """A finding computed in one file while walking its importer is reported whatever the
+    order: each file checked first in a fresh process state gets exactly its expectations."""
+    expected = expected_in(project)
+    for path in sorted(project.rglob("*.py")):
+        forget_projects()
+        source = path.read_text(encoding="utf-8")
+        found = {(os.path.relpath(path, project), f.line, f.col + 1, f.code)
+                 for f in analyze_source(source, str(path), project_root=str(project))}
+        relative = os.path.relpath(path, project)
+        assert found == {e for e in expected if e[0] == relative}, relative
+    forget_projects()

@@ -16,10 +16,14 @@ from xentguard.static.calls import Calls
 from xentguard.static.checks import Checks
 from xentguard.static.expressions import Expressions
 from xentguard.static.kinds import (
+    UNBOUND,
     UNKNOWN,
     Binding,
+    Cases,
     ClassRef,
     Deferred,
+    ExpOf,
+    Fresh,
     FunctionRef,
     Instance,
     LazyImport,
@@ -28,13 +32,25 @@ from xentguard.static.kinds import (
     Ref,
     Sequential,
     TupleOf,
+    Unbound,
     Unknown,
     Value,
     join_all,
+    map_cases,
 )
 from xentguard.static.scopes import ClassInfo, FunctionInfo, Scope
 from xentguard.static.source import SourceFile
-from xentguard.static.syntax import NO_LITERAL, Frame, branch_taken, is_static, literal, subframe, training_branch
+from xentguard.static.syntax import (
+    NO_LITERAL,
+    Frame,
+    branch_cases,
+    branch_taken,
+    is_static,
+    literal,
+    setting_test,
+    subframe,
+    training_branch,
+)
 from xentguard.static.torch_api import is_torch
 from xentguard.static.walk import child_nodes, walk
 
@@ -197,6 +213,8 @@ class Analyzer(Expressions, Calls):
             added = self.ev(stmt.value, frame)
             before = self.ev(stmt.target, frame) if isinstance(stmt.target, ast.Name) else UNKNOWN
             extended: Value = UNKNOWN
+            if isinstance(stmt.op, ast.Div):  # ``e /= e.sum()``: a hand-written softmax in place
+                extended = self.divided(stmt.target, before, added, frame)
             if isinstance(stmt.op, ast.Add) and isinstance(before, Mapping) and isinstance(added, Mapping) and (
                     before.sequence and added.sequence):
                 extended = Mapping(tuple(enumerate(before.values() + added.values())), sequence=True)
@@ -251,9 +269,11 @@ class Analyzer(Expressions, Calls):
             # A literal argument decides the test: the other branch never runs in this call.
             return self.walk_body(stmt.body if taken == "body" else stmt.orelse, frame)
         train_path = training_branch(stmt.test)
+        setting = setting_test(stmt.test, frame) if train_path is None else None
+        fact, negated = (setting[0], (setting[0][0], setting[0][1], not setting[0][2])) if setting else (None, None)
         body, orelse = frame.scope.fork(), frame.scope.fork()
-        body_frame = subframe(frame, body, eval_only=frame.eval_only or train_path == "orelse")
-        else_frame = subframe(frame, orelse, eval_only=frame.eval_only or train_path == "body")
+        body_frame = subframe(frame, body, frame.eval_only or train_path == "orelse", fact)
+        else_frame = subframe(frame, orelse, frame.eval_only or train_path == "body", negated)
         body_done = self.walk_body(stmt.body, body_frame)
         else_done = self.walk_body(stmt.orelse, else_frame)
         frame.returns.extend(body_frame.returns)
@@ -271,7 +291,11 @@ class Analyzer(Expressions, Calls):
         live = [s for s, done in ((body, body_done), (orelse, else_done)) if not done]
         if not live:
             return True
-        frame.scope.merge(live)
+        if setting is not None and len(live) == 2:
+            # Each branch's values for its setting: code testing it again reads its case.
+            frame.scope.merge(live, branch_cases(*setting))
+        else:
+            frame.scope.merge(live)
         return False
 
     def walk_loop(self, stmt: ast.For | ast.AsyncFor | ast.While, frame: Frame) -> None:
@@ -370,6 +394,11 @@ class Analyzer(Expressions, Calls):
             frame.scope.bind(target.id, Binding(value, source, stmt))
         elif isinstance(target, (ast.Tuple, ast.List)):
             elts = target.elts
+            if isinstance(value, Cases) and not any(isinstance(e, ast.Starred) for e in elts):
+                # ``out, hidden = model(x)`` with a model per setting: each name per setting.
+                for index, elt in enumerate(elts):
+                    self.assign(elt, map_cases(value, _item_getter(index, len(elts))), frame, None, stmt)
+                return
             if (
                 isinstance(value, TupleOf)
                 and len(value.items) == len(elts)
@@ -392,7 +421,12 @@ class Analyzer(Expressions, Calls):
             self.ev(target.slice, frame)
             container = self.ev(target.value, frame)
             key = literal(target.slice)
-            if isinstance(container, Mapping) and isinstance(target.value, ast.Name) and key is not NO_LITERAL:
+            if isinstance(container, (Fresh, ExpOf)) and isinstance(target.value, ast.Name):
+                # ``buf[i] = exp(s)``: the buffer holds exp values (else: no longer known).
+                filled = value if isinstance(value, ExpOf) and not value.summed and (
+                    not isinstance(container, ExpOf) or container == value) else UNKNOWN
+                frame.scope.bind(target.value.id, Binding(filled))
+            elif isinstance(container, Mapping) and isinstance(target.value, ast.Name) and key is not NO_LITERAL:
                 items = tuple((k, v) for k, v in container.items if k != key) + ((key, value),)
                 frame.scope.bind(target.value.id, Binding(Mapping(items)))
 
@@ -519,6 +553,15 @@ class Analyzer(Expressions, Calls):
         for name, binding in body_scope.bindings.items():
             cls.class_attrs[name] = binding.value
         frame.scope.bind(node.name, Binding(ClassRef(cls)))
+
+
+def _item_getter(index: int, count: int) -> Callable[[object, Value], Value]:
+    def item(_key: object, value: Value) -> Value:
+        if isinstance(value, TupleOf) and len(value.items) == count:
+            return value.items[index]
+        return UNBOUND if isinstance(value, Unbound) else UNKNOWN
+
+    return item
 
 
 def _public_names(module: ModuleValue) -> list[str]:

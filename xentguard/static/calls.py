@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import ast
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from xentguard.static import torch_api as api
 from xentguard.static.kinds import (
+    FRESH,
     UNKNOWN,
+    Cases,
     ClassRef,
     Const,
     Entry,
     ExpOf,
+    Fresh,
     FunctionRef,
     Instance,
     Layer,
@@ -27,11 +31,12 @@ from xentguard.static.kinds import (
     TupleOf,
     Unknown,
     Value,
+    map_cases,
     map_members,
 )
 from xentguard.static.scopes import ClassInfo, FunctionInfo
 from xentguard.static.source import SourceFile
-from xentguard.static.syntax import NO_LITERAL, Frame, literal
+from xentguard.static.syntax import NO_LITERAL, Frame, case_facts, describe_case, in_case, literal, narrow
 
 if TYPE_CHECKING:
     from xentguard.static.checks import Checks
@@ -76,6 +81,9 @@ class Calls:
         """A method of a tensor, a module or a loss object (the callee itself is unknown)."""
         if isinstance(receiver, OneOf):
             return map_members(receiver, lambda member: self.method_call(member, method, node, args, frame))
+        if isinstance(receiver, Cases):
+            return map_cases(receiver, lambda key, member: self.method_call(
+                member, method, node, args, in_case(frame, receiver, key)))
         if isinstance(receiver, (LossFn, Layer, Sequential, Instance)):
             if method in ("forward", "__call__"):
                 kwargs = tuple((k.arg, self.ev(k.value, frame)) for k in node.keywords if k.arg)
@@ -90,7 +98,7 @@ class Calls:
             if method == "values" and not receiver.sequence:
                 return Mapping(tuple(enumerate(receiver.values())), sequence=True)
             return UNKNOWN
-        if not isinstance(receiver, (Tensor, Unknown, ExpOf, Shifted)):
+        if not isinstance(receiver, (Tensor, Unknown, ExpOf, Shifted, Fresh)):
             return UNKNOWN
         kind = api.PRODUCER_METHODS.get(method)
         if kind is not None:
@@ -101,6 +109,13 @@ class Calls:
             return self.checks.exp_of(receiver, node, node.func.value, frame.file)  # type: ignore[attr-defined]
         if method in ("sum", "nansum") and isinstance(receiver, ExpOf) and not receiver.summed:
             return ExpOf(receiver.arg_key, receiver.origin, receiver.unstable, summed=True)
+        if method in api.FRESH_BUFFER_METHODS:
+            return FRESH
+        source_at = api.SCATTER_SUMS.get(method)
+        if source_at is not None and len(args) > source_at:
+            source = args[source_at]
+            if isinstance(source, ExpOf) and not source.summed:
+                return ExpOf(source.arg_key, source.origin, source.unstable, summed=True)
         if isinstance(receiver, Tensor):
             return _kept(receiver, method, node, dim_offset=0)
         return UNKNOWN
@@ -111,6 +126,8 @@ class Calls:
             if any(isinstance(member, LossFn) for member in callee.members):
                 return UNKNOWN  # which loss is called decides which rule: no claim
             return map_members(callee, lambda member: self.call(member, node, args, kwargs, frame, discarded))
+        if isinstance(callee, Cases):
+            return self.call_cases(callee, node, args, kwargs, frame, discarded)
         if isinstance(callee, Ref):
             return self.call_torch(api.canonical(callee.qualname), node, args, kwargs, frame)
         if isinstance(callee, LossFn):
@@ -136,6 +153,26 @@ class Calls:
                     f"{fn.name}()", fn.file.path, *fn.file.start(fn.node)))
             return result
         return UNKNOWN
+
+    def call_cases(self, callee: Cases, node: ast.Call, args: tuple[Value, ...],
+                   kwargs: tuple[tuple[str, Value], ...], frame: Frame, discarded: bool) -> Value:
+        """A callee chosen by a setting: each case called with the arguments of that case."""
+
+        def one(key: object, member: Value) -> Value:
+            facts = case_facts(callee, key)
+            case_frame = replace(frame, facts=(*frame.facts, *facts))
+            case_args = tuple(narrow(v, case_frame.facts) for v in args)
+            case_kwargs = tuple((k, narrow(v, case_frame.facts)) for k, v in kwargs)
+            if not isinstance(member, LossFn):
+                return self.call(member, node, case_args, case_kwargs, case_frame, discarded)
+            # Which loss is called depends on the setting: its findings name the setting.
+            self.checks.conditions.append(describe_case(callee, key))
+            try:
+                return self.call(member, node, case_args, case_kwargs, case_frame, discarded)
+            finally:
+                self.checks.conditions.pop()
+
+        return map_cases(callee, one)
 
     def call_function(self, callee: FunctionRef, node: ast.Call, args: tuple[Value, ...],
                       kwargs: tuple[tuple[str, Value], ...], frame: Frame, discarded: bool = False) -> Value:
@@ -168,6 +205,8 @@ class Calls:
         entries: set[Entry] = set()
 
         def seen(value: Value, arg: ast.expr, keep_literal: bool) -> Value:
+            if isinstance(value, Cases):
+                return map_cases(value, lambda _, member: seen(member, arg, keep_literal))
             if isinstance(value, Tensor):
                 entered = value.entered(Entry(arg, frame.file, callee))
                 if entered.entry is not value.entry and entered.entry is not None:
@@ -177,8 +216,8 @@ class Calls:
                 return value if keep_literal else UNKNOWN
             return value if _informative(value) else UNKNOWN
 
-        positional = tuple(seen(v, a, bool(tested)) for v, a in zip(args, node.args))
-        positional += tuple(UNKNOWN for _ in args[len(positional):])
+        spread = next((i for i, a in enumerate(node.args) if isinstance(a, ast.Starred)), len(node.args))
+        positional = tuple(seen(v, a, bool(tested)) for v, a in zip(args[:spread], node.args[:spread]))
         keyword_nodes = {k.arg: k.value for k in node.keywords if k.arg is not None}
         named = tuple((k, seen(v, keyword_nodes[k], k in tested)) for k, v in kwargs if k in keyword_nodes)
         named = tuple((k, v) for k, v in named if not isinstance(v, Unknown))
@@ -236,6 +275,8 @@ class Calls:
             if isinstance(first, ExpOf) and not first.summed:
                 return ExpOf(first.arg_key, first.origin, first.unstable, summed=True)
             return UNKNOWN
+        if name in api.FRESH_BUFFERS:
+            return FRESH
         if name in api.CONCATENATIONS and args:
             return _joined(node, args[0], kwargs)
         if name in api.TENSOR_FUNCTIONS and args and isinstance(args[0], Tensor):
@@ -330,6 +371,8 @@ def _informative(value: Value) -> bool:
         return any(_informative(v) for v in value.items)
     if isinstance(value, Mapping):
         return any(_informative(v) for _, v in value.items)
+    if isinstance(value, Cases):
+        return any(_informative(v) for v in value.values())
     return isinstance(value, (Tensor, LossFn, Layer, Sequential, Instance, FunctionRef, ClassRef, OneOf))
 
 
@@ -375,6 +418,8 @@ def _kept(tensor: Tensor, operation: str, node: ast.Call, dim_offset: int) -> Va
     on_batch = api.BATCH_DIM_OPERATIONS.get(operation)
     if on_batch is not None and _dim_argument(node, on_batch[0]) == 0:
         return tensor
+    if keeps is api.Keeps.BATCH_MEAN:
+        return UNKNOWN
     return tensor if keeps is api.Keeps.CLASS_DIM else tensor.part()
 
 

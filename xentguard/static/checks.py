@@ -13,9 +13,22 @@ from xentguard.catalogue import RULES
 from xentguard.static import fixes
 from xentguard.static import torch_api as api
 from xentguard.static.findings import Finding, Fix, Step
-from xentguard.static.kinds import UNKNOWN, ExpOf, Kind, LossFn, Origin, Shifted, Tensor, Value
+from xentguard.static.kinds import (
+    OTHERWISE,
+    UNKNOWN,
+    Cases,
+    ExpOf,
+    Kind,
+    LossFn,
+    Origin,
+    Shifted,
+    Tensor,
+    Unbound,
+    Value,
+)
 from xentguard.static.scopes import Scope
 from xentguard.static.source import SourceFile
+from xentguard.static.syntax import describe_case
 
 
 class Checks:
@@ -29,6 +42,8 @@ class Checks:
         self.report_paths = report_paths  # None: every file
         self._found: dict[tuple[str, str, int, int], tuple[Finding, bool]] = {}
         self.context: list[Origin] = []
+        # The settings the current walk assumes (a loss chosen by ``args.loss``): named in findings.
+        self.conditions: list[str] = []
 
     @property
     def findings(self) -> list[Finding]:
@@ -63,6 +78,8 @@ class Checks:
             return  # keep the first, unless a context-free finding can replace a context-bound one
         end_line, end_col = file.end(node)
         message = RULES[code].format(**fields)
+        if self.conditions:
+            message += f" ({'; '.join(self.conditions)})"
         if in_context:
             site = self.context[-1]
             message += f" (when called from {_where(site, file)})"
@@ -129,8 +146,12 @@ class Checks:
 
         A tensor that came in through a parameter is reported at the caller's argument
         (its :class:`Entry`), naming the loss reached inside the callee; the callee's own
-        loss call stays silent, as it is correct for other callers.
+        loss call stays silent, as it is correct for other callers. An input chosen by a
+        setting is checked in each case, and the finding names the case when not all agree.
         """
+        if isinstance(value, Cases):
+            self._cases_input(loss, value, input_node, at, display, file, scope)
+            return
         if not isinstance(value, Tensor) or not value.whole:
             return
         code = api.LOSS_RULES[loss.loss].get(value.kind)
@@ -165,6 +186,20 @@ class Checks:
             source=self.describe(value.origin, file),
         )
 
+    def _cases_input(self, loss: LossFn, value: Cases, input_node: ast.expr, at: ast.AST, display: str,
+                     file: SourceFile, scope: Scope) -> None:
+        codes = {_input_code(loss, v) for v in value.values() if not isinstance(v, Unbound)}
+        for key, case in [*value.cases, (OTHERWISE, value.otherwise)]:
+            if _input_code(loss, case) is None:
+                continue
+            if len(codes) > 1:
+                self.conditions.append(describe_case(value, key))
+            try:
+                self.loss_input(loss, case, input_node, at, display, file, scope)
+            finally:
+                if len(codes) > 1:
+                    self.conditions.pop()
+
     def softmax_without_dim(self, node: ast.Call, file: SourceFile, positional_dim: int) -> None:
         """XG109: the dim is neither a keyword nor in its positional slot."""
         if any(k.arg == "dim" or k.arg is None for k in node.keywords):
@@ -193,11 +228,17 @@ class Checks:
         shifted = isinstance(value, Shifted) or isinstance(arg, (ast.BinOp, ast.UnaryOp, ast.Constant))
         return ExpOf(ast.dump(arg), self.origin(file.short(node), node, file), unstable=not shifted)
 
-    def hand_written_softmax(self, node: ast.BinOp, numerator: ExpOf, file: SourceFile) -> Value:
+    def hand_written_softmax(self, node: ast.AST, numerator: ExpOf, file: SourceFile) -> Value:
         """``exp(x) / exp(x).sum(...)``: probabilities; XG108 when x is not shifted by its max."""
         if numerator.unstable:
             self.report("XG108", node, file, _steps(numerator.origin), source="softmax exp(x) / exp(x).sum()")
         return Tensor(Kind.PROBS, self.origin("hand-written softmax", node, file))
+
+
+def _input_code(loss: LossFn, value: Value) -> str | None:
+    if isinstance(value, Tensor) and value.whole:
+        return api.LOSS_RULES[loss.loss].get(value.kind)
+    return None
 
 
 def _where(origin: Origin, file: SourceFile) -> str:

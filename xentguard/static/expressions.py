@@ -9,6 +9,7 @@ from xentguard.static import torch_api as api
 from xentguard.static.kinds import (
     NONE,
     UNKNOWN,
+    Cases,
     ClassRef,
     Const,
     ExpOf,
@@ -25,10 +26,23 @@ from xentguard.static.kinds import (
     TupleOf,
     Value,
     join_all,
+    map_cases,
     map_members,
 )
 from xentguard.static.scopes import AttributesState, ClassInfo, FunctionInfo, Scope
-from xentguard.static.syntax import NO_LITERAL, Frame, branch_taken, is_property, is_static, literal, subframe
+from xentguard.static.syntax import (
+    NO_LITERAL,
+    Frame,
+    branch_cases,
+    branch_taken,
+    in_case,
+    is_property,
+    is_static,
+    literal,
+    narrow,
+    setting_test,
+    subframe,
+)
 from xentguard.static.walk import child_nodes
 
 if TYPE_CHECKING:
@@ -59,7 +73,9 @@ class Expressions:
             return UNKNOWN
         if isinstance(node, ast.Name):
             value = frame.scope.value(node.id)
-            return self.resolve_lazy(value) if isinstance(value, LazyImport) else value
+            if isinstance(value, LazyImport):
+                return self.resolve_lazy(value)
+            return narrow(value, frame.facts) if isinstance(value, Cases) else value
         if isinstance(node, ast.Call):
             return self.ev_call(node, frame)
         if isinstance(node, ast.Constant):  # common: before the long chain below
@@ -94,8 +110,15 @@ class Expressions:
             return Mapping(tuple(pairs)) if literal_keys else UNKNOWN
         if isinstance(node, ast.IfExp):
             self.ev(node.test, frame)
-            body, orelse = self.ev(node.body, frame), self.ev(node.orelse, frame)
             branch = branch_taken(node.test, frame)
+            setting = setting_test(node.test, frame) if branch is None else None
+            if setting is not None:
+                fact = setting[0]
+                body = self.ev(node.body, subframe(frame, frame.scope, frame.eval_only, fact))
+                negated = (fact[0], fact[1], not fact[2])
+                orelse = self.ev(node.orelse, subframe(frame, frame.scope, frame.eval_only, negated))
+                return branch_cases(*setting)([body, orelse])
+            body, orelse = self.ev(node.body, frame), self.ev(node.orelse, frame)
             if branch == "body":
                 return body
             if branch == "orelse":
@@ -124,8 +147,8 @@ class Expressions:
                 self.ev(node.elt, sub)
             return UNKNOWN
         if isinstance(node, ast.Starred):
-            self.ev(node.value, frame)
-            return UNKNOWN
+            # ``f(*layers)``: the list itself; callers bind no parameter past a starred one.
+            return self.ev(node.value, frame)
         for child in child_nodes(node):
             if isinstance(child, ast.expr):
                 self.ev(child, frame)
@@ -134,6 +157,13 @@ class Expressions:
     def subscript(self, node: ast.Subscript, frame: Frame) -> Value:
         base = self.ev(node.value, frame)
         self.ev(node.slice, frame)
+        if isinstance(base, Cases):
+            return map_cases(base, lambda _, member: self.item(member, node))
+        return self.item(base, node)
+
+    def item(self, base: Value, node: ast.Subscript) -> Value:
+        if isinstance(base, ExpOf):
+            return base  # the sums of exp at each index: ``denom.scatter_add_(...)[index]``
         key = literal(node.slice)
         if isinstance(base, TupleOf) and isinstance(key, int) and -len(base.items) <= key < len(base.items):
             return base.items[key]
@@ -149,7 +179,13 @@ class Expressions:
         right = self.ev(node.right, frame)
         if isinstance(node.op, ast.Sub):
             return Shifted()
-        if isinstance(node.op, ast.Div) and isinstance(left, ExpOf) and isinstance(right, ExpOf):
+        if isinstance(node.op, ast.Div):
+            return self.divided(node, left, right, frame)
+        return UNKNOWN
+
+    def divided(self, node: ast.AST, left: Value, right: Value, frame: Frame) -> Value:
+        """``exp(x) / exp(x).sum()`` (or ``e /= e.sum()``): a hand-written softmax."""
+        if isinstance(left, ExpOf) and isinstance(right, ExpOf):
             if not left.summed and right.summed and left.arg_key == right.arg_key:
                 return self.checks.hand_written_softmax(node, left, frame.file)
         return UNKNOWN
@@ -157,6 +193,8 @@ class Expressions:
     def attribute(self, base: Value, attr: str, frame: Frame, node: ast.Attribute | None) -> Value:
         if isinstance(base, OneOf):
             return map_members(base, lambda member: self.attribute(member, attr, frame, node))
+        if isinstance(base, Cases):
+            return map_cases(base, lambda key, member: self.attribute(member, attr, in_case(frame, base, key), node))
         if isinstance(base, Super):
             return self.super_attribute(base, attr, frame)
         if isinstance(base, Ref):

@@ -130,6 +130,15 @@ class ExpOf(Value):
 
 
 @dataclass(frozen=True)
+class Fresh(Value):
+    """A new buffer (``torch.zeros(n)``): filled with exp values it is an exp, for a
+    hand-written softmax (``buf[i] = exp(s_i)``, then ``buf /= buf.sum()``)."""
+
+
+FRESH = Fresh()
+
+
+@dataclass(frozen=True)
 class Shifted(Value):
     """``x - something``: exp of it is taken to be stabilised."""
 
@@ -222,6 +231,65 @@ class Super(Value):
 
 
 @dataclass(frozen=True)
+class Unbound(Value):
+    """A name not bound on some path: reading it there raises, so that path adds nothing."""
+
+
+UNBOUND = Unbound()
+TRUTHY = "<truthy>"  # the key of the case where a setting tested for truth is true
+
+
+@dataclass(frozen=True)
+class Cases(Value):
+    """A value chosen by a module-level setting: ``model = A() if args.arch == "a" else B()``.
+
+    ``subject`` is the setting (``args.arch``, as ``ast.dump``), ``shown`` how it is written;
+    ``cases`` map a literal it equals (or ``TRUTHY``) to the value then, ``otherwise`` is
+    the value on every other setting. Code that tests the same setting reads the case it
+    is in (``Frame.facts``); a loss reached with a wrong kind in one case is reported for
+    that setting. Only module-level settings make cases: a parameter's value is its
+    callers' (literal arguments select branches instead).
+    """
+
+    subject: str
+    shown: str
+    cases: tuple[tuple[object, Value], ...]
+    otherwise: Value
+
+    def values(self) -> list[Value]:
+        return [v for _, v in self.cases] + [self.otherwise]
+
+
+def cases(subject: str, shown: str, pairs: tuple[tuple[object, Value], ...], otherwise: Value) -> Value:
+    """Cases, flattened (an ``elif`` on the same setting) and collapsed when all agree."""
+    if isinstance(otherwise, Cases) and otherwise.subject == subject:
+        known = {k for k, _ in pairs}
+        pairs = pairs + tuple((k, v) for k, v in otherwise.cases if k not in known)
+        otherwise = otherwise.otherwise
+    values = [v for _, v in pairs] + [otherwise]
+    first = values[0]
+    if all(v == first for v in values[1:]):
+        return first
+    if any(isinstance(v, Unknown) for v in values) or len(pairs) > _MAX_MEMBERS:
+        return UNKNOWN
+    return Cases(subject, shown, pairs, otherwise)
+
+
+def map_cases(value: Cases, operation: Callable[[object, Value], Value]) -> Value:
+    """``operation(key, case_value)`` for every case; ``otherwise``'s key is ``OTHERWISE``.
+    A case where the value is unbound stays unbound (that path raised before)."""
+
+    def apply(key: object, case: Value) -> Value:
+        return case if isinstance(case, Unbound) else operation(key, case)
+
+    pairs = tuple((k, apply(k, v)) for k, v in value.cases)
+    return cases(value.subject, value.shown, pairs, apply(OTHERWISE, value.otherwise))
+
+
+OTHERWISE = "<otherwise>"
+
+
+@dataclass(frozen=True)
 class OneOf(Value):
     """One of several objects (models, classes, losses), chosen at run time."""
 
@@ -284,9 +352,13 @@ def join(a: Value, b: Value) -> Value:
     """
     if a == b:
         return a
-    if a == NONE and not isinstance(b, Unknown):
+    if a in (NONE, UNBOUND) and not isinstance(b, Unknown):
         return b
-    if b == NONE and not isinstance(a, Unknown):
+    if b in (NONE, UNBOUND) and not isinstance(a, Unknown):
+        return a
+    if isinstance(a, Fresh) and isinstance(b, ExpOf):
+        return b  # a buffer filled with exp values in a loop
+    if isinstance(b, Fresh) and isinstance(a, ExpOf):
         return a
     if isinstance(a, Tensor) and isinstance(b, Tensor):
         if a.kind is not b.kind:

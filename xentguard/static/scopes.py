@@ -6,10 +6,10 @@ import ast
 from dataclasses import dataclass, field
 from enum import Enum
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from xentguard.static.body_facts import BodyFacts, FunctionNode, body_facts
-from xentguard.static.kinds import UNKNOWN, Binding, Deferred, Value, join_all
+from xentguard.static.kinds import UNBOUND, UNKNOWN, Binding, Deferred, Value, join_all
 
 if TYPE_CHECKING:
     from xentguard.static.source import SourceFile
@@ -60,8 +60,14 @@ class Scope:
     def fork(self) -> Scope:
         return Scope(self.parent, self.local_names, dict(self.bindings))
 
-    def merge(self, others: list[Scope]) -> None:
-        """Make this scope the join of ``others`` (branches that did not terminate)."""
+    def merge(self, others: list[Scope], choose: Callable[[list[Value]], Value] | None = None) -> None:
+        """Make this scope the join of ``others`` (branches that did not terminate).
+
+        ``choose`` combines differing values instead of the join (the branches of a test on
+        a module-level setting make :class:`Cases`). A name bound on some branches only is
+        unbound on the others, where reading it raises: those add nothing (except in a
+        class body, where the enclosing scope's name shows through).
+        """
         if not others:
             return
         if len(others) == 1:
@@ -74,12 +80,14 @@ class Scope:
         for name in names:
             found = [other.bindings.get(name) for other in others]
             present = [b for b in found if b is not None]
-            if len(present) != len(found):
+            if len(present) != len(found) and self.parent is not None and name not in self.local_names:
                 merged[name] = Binding(UNKNOWN)
                 continue
             first = present[0]
-            if all(b is first for b in present):
+            if len(present) == len(found) and all(b is first for b in present):
                 merged[name] = first
+            elif choose is not None:
+                merged[name] = Binding(choose([b.value if b is not None else UNBOUND for b in found]))
             else:
                 merged[name] = Binding(join_all([b.value for b in present]))
         self.bindings = merged

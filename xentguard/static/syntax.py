@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass, field
+from typing import Callable
 
-from xentguard.static.kinds import Const, Value
+from xentguard.static.kinds import OTHERWISE, TRUTHY, Cases, Const, Value, cases
 from xentguard.static.scopes import FunctionInfo, Scope
 from xentguard.static.source import SourceFile
 
@@ -23,11 +24,104 @@ class Frame:
     eval_only: bool = False
     # This walk is for one call, whose literal arguments select branches (``if train:``).
     literals: bool = False
+    # What the enclosing tests say about module-level settings: (subject, key, holds).
+    facts: tuple[Fact, ...] = ()
 
 
-def subframe(frame: Frame, scope: Scope, eval_only: bool) -> Frame:
-    """A branch of ``frame``'s walk with its own scope and returns."""
-    return Frame(frame.file, scope, frame.fn, frame.self_name, [], eval_only, frame.literals)
+# A test on a setting: ``args.arch == "a"`` is (dump of args.arch, "a", True); ``not
+# args.cnn`` is (dump of args.cnn, TRUTHY, False).
+Fact = tuple[str, object, bool]
+
+
+def subframe(frame: Frame, scope: Scope, eval_only: bool, fact: Fact | None = None) -> Frame:
+    """A branch of ``frame``'s walk with its own scope and returns (and one more fact)."""
+    facts = frame.facts if fact is None else (*frame.facts, fact)
+    return Frame(frame.file, scope, frame.fn, frame.self_name, [], eval_only, frame.literals, facts)
+
+
+def setting_test(test: ast.expr, frame: Frame) -> tuple[Fact, str] | None:
+    """The fact a test states about a module-level setting, and how the setting is written:
+    ``args.model == "Transformer"``, ``cfg.arch != "mlp"``, ``args.cnn``, ``not DEBUG``. The
+    setting is a name (or its attributes) that is not local to the function walked."""
+    holds = True
+    while isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        test, holds = test.operand, not holds
+    key: object = TRUTHY
+    subject = test
+    if isinstance(test, ast.Compare):
+        if len(test.ops) != 1 or not isinstance(test.ops[0], (ast.Eq, ast.NotEq)):
+            return None
+        constant = test.comparators[0]
+        if not (isinstance(constant, ast.Constant) and isinstance(constant.value, (str, int, bool))):
+            return None
+        subject, key = test.left, constant.value
+        holds = holds == isinstance(test.ops[0], ast.Eq)
+    root = subject
+    while isinstance(root, ast.Attribute):
+        root = root.value
+    if not isinstance(root, ast.Name) or (subject is root and key is TRUTHY and frame.fn is None):
+        return None  # a bare module-level flag tested at module level is just a branch
+    if frame.fn is not None and root.id in frame.fn.local_names:
+        return None
+    return (ast.dump(subject), key, holds), ast.unparse(subject)
+
+
+def narrow(value: Value, facts: tuple[Fact, ...]) -> Value:
+    """The case of ``value`` that the facts of this walk select (as far as they decide)."""
+    if not isinstance(value, Cases) or not facts:
+        return value
+    remaining = list(value.cases)
+    for subject, key, holds in facts:
+        if subject != value.subject:
+            continue
+        if holds and key is not TRUTHY:
+            return dict(value.cases).get(key, value.otherwise)  # the setting is known
+        if key is TRUTHY:
+            truthy = [(k, v) for k, v in remaining if k is TRUTHY]
+            if truthy:
+                return truthy[0][1] if holds else value.otherwise
+            continue
+        remaining = [(k, v) for k, v in remaining if k != key]
+    if len(remaining) == len(value.cases):
+        return value
+    return cases(value.subject, value.shown, tuple(remaining), value.otherwise)
+
+
+def case_facts(value: Cases, key: object) -> tuple[Fact, ...]:
+    """The facts under which ``value`` is its case ``key`` (``OTHERWISE``: none of them)."""
+    if key is OTHERWISE:
+        return tuple((value.subject, k, False) for k, _ in value.cases)
+    return ((value.subject, key, True),)
+
+
+def branch_cases(fact: Fact, shown: str) -> Callable[[list[Value]], Value]:
+    """How the two branches of a test on a setting combine: a value for each case."""
+    subject, key, holds = fact
+
+    def choose(values: list[Value]) -> Value:
+        body, orelse = values
+        taken, other = (body, orelse) if holds else (orelse, body)
+        return cases(subject, shown, ((key, taken),), other)
+
+    return choose
+
+
+def in_case(frame: Frame, value: Cases, key: object) -> Frame:
+    """``frame`` knowing that ``value`` is its case ``key``."""
+    return Frame(frame.file, frame.scope, frame.fn, frame.self_name, frame.returns, frame.eval_only,
+                 frame.literals, (*frame.facts, *case_facts(value, key)))
+
+
+def describe_case(value: Cases, key: object) -> str:
+    if key is TRUTHY:
+        return f"when {value.shown} is true"
+    if key is OTHERWISE:
+        keys = [k for k, _ in value.cases]
+        if keys == [TRUTHY]:
+            return f"when {value.shown} is false"
+        return f"when {value.shown} is not {' or '.join(repr(k) for k in keys)}"
+    return f"when {value.shown} == {key!r}"
+
 
 
 def branch_taken(test: ast.expr, frame: Frame) -> str | None:

@@ -44,6 +44,14 @@ PRODUCER_LAYERS: dict[str, Kind] = {
     "torch.nn.Linear": Kind.LOGITS,
     "torch.nn.LazyLinear": Kind.LOGITS,
     "torch.nn.Bilinear": Kind.LOGITS,
+    # Convolutions are linear maps too: their raw output into nll_loss is XG104 (the
+    # 2-d NLLLoss example of PyTorch's own docs once did it).
+    "torch.nn.Conv1d": Kind.LOGITS,
+    "torch.nn.Conv2d": Kind.LOGITS,
+    "torch.nn.Conv3d": Kind.LOGITS,
+    "torch.nn.LazyConv1d": Kind.LOGITS,
+    "torch.nn.LazyConv2d": Kind.LOGITS,
+    "torch.nn.LazyConv3d": Kind.LOGITS,
 }
 SOFTMAX_LAYERS = frozenset({"torch.nn.Softmax", "torch.nn.LogSoftmax"})
 
@@ -99,6 +107,12 @@ MODEL_WRAPPERS = frozenset(
 
 PARTIAL = frozenset({"functools.partial"})
 
+# New buffers, filled later (a hand-written softmax writes exp values into one).
+FRESH_BUFFERS = frozenset({"torch.zeros", "torch.empty", "torch.zeros_like", "torch.empty_like"})
+FRESH_BUFFER_METHODS = frozenset({"new_zeros", "new_empty"})
+# Methods that sum a source tensor into the receiver: position of the source argument.
+SCATTER_SUMS: dict[str, int] = {"scatter_add": 2, "scatter_add_": 2, "index_add": 2, "index_add_": 2}
+
 LOG_FUNCTIONS = frozenset({"torch.log"})
 EXP_FUNCTIONS = frozenset({"torch.exp"})
 SUM_FUNCTIONS = frozenset({"torch.sum"})
@@ -116,6 +130,9 @@ class Keeps(Enum):
 
     CLASS_DIM = "class-dim"
     ELEMENTWISE = "elementwise"
+    # Reductions: the mean of probability rows over the batch is a distribution; over any
+    # other dim it is no kind at all.
+    BATCH_MEAN = "batch-mean"
 
 
 # Tensor methods (``x.view(...)``) and what they keep of the receiver's kind. In-place
@@ -133,6 +150,7 @@ TENSOR_METHODS: dict[str, Keeps] = {
     ),
     **dict.fromkeys(("gather", "take_along_dim", "select", "narrow", "index_select", "masked_select", "take"),
                     Keeps.ELEMENTWISE),
+    "mean": Keeps.BATCH_MEAN,
 }
 # torch functions ``torch.f(x, ...)`` and what they keep of their first argument's kind.
 TENSOR_FUNCTIONS: dict[str, Keeps] = {
@@ -146,12 +164,14 @@ TENSOR_FUNCTIONS: dict[str, Keeps] = {
     ),
     **dict.fromkeys(("torch.gather", "torch.take_along_dim", "torch.select", "torch.narrow", "torch.index_select",
                      "torch.masked_select", "torch.take"), Keeps.ELEMENTWISE),
+    "torch.mean": Keeps.BATCH_MEAN,
 }
 # Operations that keep the class dim when they act on the batch dim (a literal 0 as
 # their dim argument), elementwise otherwise: (dim's position, dim's keyword).
 BATCH_DIM_OPERATIONS: dict[str, tuple[int, str]] = {
     "narrow": (0, "dim"), "index_select": (0, "dim"), "select": (0, "dim"),
     "torch.narrow": (1, "dim"), "torch.index_select": (1, "dim"), "torch.select": (1, "dim"),
+    "mean": (0, "dim"), "torch.mean": (1, "dim"),
 }
 # Tensor attributes that are the tensor itself (or a transposed view of it).
 TENSOR_ATTRIBUTES: dict[str, Keeps] = {"data": Keeps.CLASS_DIM, "T": Keeps.CLASS_DIM, "mT": Keeps.CLASS_DIM}
@@ -239,6 +259,8 @@ TRAINERS: dict[str, Trainer] = {
     "poutyne.Model": _POUTYNE,
     "poutyne.framework.Model": _POUTYNE,
     "torchbearer.Trial": Trainer(model=(0, "model"), loss=(2, "criterion")),
+    # ray_skorch: skorch's NeuralNet trained on Ray workers, same module/criterion contract.
+    "ray_skorch.RayTrainNeuralNet": Trainer(model=(0, "module"), loss=(None, "criterion")),
 }
 
 _NAMED_TABLES: tuple[Collection[str], ...] = (
