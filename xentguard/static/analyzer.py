@@ -15,20 +15,19 @@ from xentguard.static import torch_api as api
 from xentguard.static.calls import Calls
 from xentguard.static.checks import Checks
 from xentguard.static.expressions import Expressions
+from xentguard.static.hotness import hot_names
 from xentguard.static.kinds import (
     UNBOUND,
     UNKNOWN,
     Binding,
     Cases,
     ClassRef,
-    Deferred,
     ExpOf,
     Fresh,
     FunctionRef,
     Instance,
     LazyImport,
     Mapping,
-    ModuleValue,
     Ref,
     Sequential,
     TupleOf,
@@ -58,6 +57,9 @@ from xentguard.static.walk import child_nodes, walk
 ImportResolver = Callable[[SourceFile, str, int], "Value | None"]
 # An attribute of a project module value: (module, name) -> value or None.
 ModuleAttribute = Callable[[Value, str], "Value | None"]
+# What ``from module import *`` binds, read off the project file's text without walking it:
+# (importing file, module, level) -> names, or None when the module is not the project's.
+PublicNames = Callable[[SourceFile, str, int], "list[str] | None"]
 
 _MAX_CONTEXTS_PER_FUNCTION = 16
 # Methods called for their effect on the receiver, with their number of arguments.
@@ -71,10 +73,12 @@ class Analyzer(Expressions, Calls):
         checks: Checks,
         resolve_import: ImportResolver | None = None,
         module_attribute: ModuleAttribute | None = None,
+        public_names: PublicNames | None = None,
     ) -> None:
         self.checks = checks
         self.resolve_import = resolve_import
         self.module_attribute = module_attribute
+        self.public_names = public_names
         self._summaries: dict[tuple[object, ...], Value] = {}
         self._in_progress: set[tuple[object, ...]] = set()
         self._stack: list[tuple[object, ...]] = []
@@ -82,6 +86,7 @@ class Analyzer(Expressions, Calls):
         self._rewalks: dict[tuple[object, ...], int] = {}
         self._contexts: dict[FunctionInfo, int] = {}
         self._lazy_values: dict[LazyImport, Value] = {}
+        self._hot: dict[SourceFile, frozenset[str] | None] = {}
         # Functions not walked yet with unknown arguments, by file.
         self.pending: dict[str, list[FunctionInfo]] = {}
 
@@ -103,8 +108,43 @@ class Analyzer(Expressions, Calls):
         queue = self.pending.get(path)
         while queue:
             fn = queue.pop(0)
-            if fn.worth_walking:
+            if self.worth_walking(fn):
                 self.summary(fn, self._generic_self(fn), (), ())
+
+    def worth_walking(self, fn: FunctionInfo) -> bool:
+        """Whether a walk with unknown arguments can find anything: the function makes a
+        call and mentions a name through which a sink is reached (see :mod:`hotness`)."""
+        if isinstance(fn.node, ast.Lambda):
+            return True
+        if not fn.facts.makes_calls:
+            return False
+        hot = self.hot_words(fn.file)
+        return hot is None or not hot.isdisjoint(fn.facts.mentions)
+
+    def hot_words(self, file: SourceFile) -> frozenset[str] | None:
+        if file not in self._hot:
+            self._hot[file] = hot_names(file.tree, self._project_imports(file))
+        return self._hot[file]
+
+    def _project_imports(self, file: SourceFile) -> set[str]:
+        """Names the file binds from project modules (anything of them may reach a sink)."""
+        names: set[str] = set()
+        if self.public_names is None:
+            return names
+        for node in walk(file.tree):
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    if not is_torch(alias.name) and self.public_names(file, alias.name, 0) is not None:
+                        names.add(alias.asname or alias.name.split(".")[0])
+            elif isinstance(node, ast.ImportFrom):
+                module = node.module or ""
+                if node.level == 0 and is_torch(module):
+                    continue
+                if self.public_names(file, module, node.level) is not None or any(
+                        self.public_names(file, f"{module}.{a.name}" if module else a.name, node.level) is not None
+                        for a in node.names):
+                    names.update(a.asname or a.name for a in node.names)
+        return names
 
     def queue(self, fn: FunctionInfo) -> None:
         self.pending.setdefault(fn.file.path, []).append(fn)
@@ -458,12 +498,13 @@ class Analyzer(Expressions, Calls):
         project binds the torch names the tables know under it, and the conventional
         ``torch``/``nn``/``F`` where the file has not bound them."""
         scope = frame.scope
-        found = None if (level == 0 and is_torch(module)) else self._import_module(frame.file, module, level)
-        if isinstance(found, ModuleValue):
-            for name in _public_names(found):
-                binding = found.scope.bindings.get(name)
-                value = binding.value if binding is not None else Deferred(found.scope, name)
-                scope.bind(name, Binding(value))
+        names = None
+        if self.public_names is not None and not (level == 0 and is_torch(module)):
+            names = self.public_names(frame.file, module, level)
+        if names is not None:
+            # Bound lazily, like any project import: most of them never matter to a loss.
+            for name in names:
+                scope.bind(name, Binding(LazyImport(frame.file, module, level, name)))
             return
         for name, qualname in api.star_names(module).items():
             scope.bind(name, Binding(Ref(qualname)))
@@ -562,13 +603,3 @@ def _item_getter(index: int, count: int) -> Callable[[object, Value], Value]:
         return UNBOUND if isinstance(value, Unbound) else UNKNOWN
 
     return item
-
-
-def _public_names(module: ModuleValue) -> list[str]:
-    """What ``from module import *`` binds: a literal ``__all__``, else names without ``_``."""
-    binding = module.scope.bindings.get("__all__")
-    if binding is not None and isinstance(binding.source, (ast.List, ast.Tuple)):
-        names = [e.value for e in binding.source.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)]
-        if len(names) == len(binding.source.elts):
-            return names
-    return [name for name in module.scope.bindings if not name.startswith("_")]

@@ -10,7 +10,7 @@ from xentguard.catalogue import RULES
 from xentguard.static.findings import Finding
 from xentguard.static.heap import freeze_long_lived
 from xentguard.static.prefilter import might_have_findings
-from xentguard.static.project import Project, project_for, receivers
+from xentguard.static.project import Project, project_for
 
 __all__ = ["analyze_source", "parse"]
 
@@ -47,7 +47,7 @@ def analyze_source(
                 return [parsed]
             tree = parsed
         if may_receive and tree is not None:
-            relevant = bool(receivers(tree))
+            relevant = bool(project.receiving_importers(os.path.abspath(path), tree))
         if not relevant or tree is None:
             return []
         findings = project.check(path, source, tree)

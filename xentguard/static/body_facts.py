@@ -30,6 +30,7 @@ class BodyFacts:
     # a literal a caller passes for one (``train=True``) selects the branch.
     tested_parameters: frozenset[str] = frozenset()
     parameters: frozenset[str] = frozenset()
+    mentions: frozenset[str] = frozenset()  # every name loaded and attribute named (see hotness)
 
 
 def param_names(args: ast.arguments) -> frozenset[str]:
@@ -53,6 +54,7 @@ def body_facts(function: FunctionNode) -> BodyFacts:
     calls_parameters = assigns_attributes = makes_calls = False
     stored: set[str] = set()
     tested: set[str] = set()
+    mentioned: set[str] = set()
 
     # (node, whether names it binds belong to this function's scope)
     body = function.body if isinstance(function.body, list) else []
@@ -61,10 +63,13 @@ def body_facts(function: FunctionNode) -> BodyFacts:
     while stack:
         node, local = stack.pop()
         if isinstance(node, ast.Name):
+            mentioned.add(node.id)
             if local and isinstance(node.ctx, ast.Store):
                 names.add(node.id)
                 stored.add(node.id)
             continue
+        if isinstance(node, ast.Attribute):
+            mentioned.add(node.attr)
         if isinstance(node, (ast.If, ast.IfExp, ast.While)) and local:
             tested.update(n.id for n in _tested_names(node.test))
         if isinstance(node, ast.Call):
@@ -102,7 +107,7 @@ def body_facts(function: FunctionNode) -> BodyFacts:
         stack.extend((child, local) for child in child_nodes(node))
     tested_parameters = frozenset(tested & param_names(function.args) - stored - declared_elsewhere)
     return BodyFacts(frozenset(names - declared_elsewhere), calls_parameters, assigns_attributes, makes_calls,
-                     tested_parameters, param_names(function.args))
+                     tested_parameters, param_names(function.args), frozenset(mentioned))
 
 
 def _tested_names(test: ast.expr) -> list[ast.Name]:

@@ -53,6 +53,7 @@ class Calls:
         def class_member(self, cls: ClassInfo, attr: str, instance: Instance | None,
                          depth: int = 0) -> Value | None: ...
         def compute_attributes(self, cls: ClassInfo) -> None: ...
+        def worth_walking(self, fn: FunctionInfo) -> bool: ...
         def summary(self, fn: FunctionInfo, bound_self: Value | None, args: tuple[Value, ...],
                     kwargs: tuple[tuple[str, Value], ...]) -> Value: ...
 
@@ -179,10 +180,12 @@ class Calls:
         """A user function: its summary for these arguments. Findings made only because of
         what this call passes name the call."""
         informative = any(_informative(v) for v in args) or any(_informative(v) for _, v in kwargs)
-        if discarded and not informative and not callee.fn.worth_walking:
-            # Nothing of this walk could be seen: the value is unused, and a body without an
-            # activation, a loss or a call of its parameters holds no finding. (Chains such
-            # as post_init() -> init_weights() -> tie_weights() ran once per model class.)
+        set_from_outside = isinstance(callee.bound_self, Instance) and callee.bound_self.cls.version > 0
+        if discarded and not informative and not set_from_outside and not self.worth_walking(callee.fn):
+            # Nothing of this walk could be seen: the value is unused, nothing informative is
+            # passed or was stored on the instance by its users, and the body reaches no sink
+            # (see hotness). (Chains such as post_init() -> init_weights() -> tie_weights()
+            # ran once per model class.)
             return UNKNOWN
         fn = callee.fn
         tested = fn.facts.tested_parameters

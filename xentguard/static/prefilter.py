@@ -14,17 +14,24 @@ import re
 from xentguard.static import torch_api as api
 
 
-def _leaf_names() -> list[str]:
-    tables: list[object] = [
-        api.PRODUCER_FUNCTIONS, api.PRODUCER_METHODS, api.PRODUCER_LAYERS, api.LOSS_FUNCTIONS, api.LOSS_CLASSES,
-        api.EXP_FUNCTIONS, api.TRAINERS,
-    ]
+def _leaf_names(tables: list[object]) -> list[str]:
     names = {str(qualname).rsplit(".", 1)[-1] for table in tables for qualname in table}  # type: ignore[attr-defined]
-    # A log alone finds nothing: log of softmax needs the softmax, log-sum-exp the exp.
     return sorted(names, key=lambda n: (-len(n), n))
 
 
-_TRIGGERS = re.compile(r"\b(?:" + "|".join(map(re.escape, _leaf_names())) + r")\b")
+def _words(names: list[str]) -> re.Pattern[str]:
+    return re.compile(r"\b(?:" + "|".join(map(re.escape, names)) + r")\b")
+
+
+# What can make a finding in a file: an activation, a loss, exp (a hand-written softmax), a
+# library trainer. Linear layers only make logits, and a log alone finds nothing: both need
+# one of these too. (Producer kinds from the tables whose kind is raw logits are left out.)
+_PRODUCERS = {name: kind for name, kind in {**api.PRODUCER_FUNCTIONS, **api.PRODUCER_LAYERS}.items()
+              if kind.name != "LOGITS"}
+_TRIGGERS = _words(_leaf_names([_PRODUCERS, api.PRODUCER_METHODS, api.LOSS_FUNCTIONS, api.LOSS_CLASSES,
+                                api.EXP_FUNCTIONS, api.TRAINERS]))
+# A file that spells none of the triggers matters only through a loss it imports.
+_LOSSES = _words(_leaf_names([api.LOSS_FUNCTIONS, api.LOSS_CLASSES, api.TRAINERS]))
 # Import statements, the first line of each (``import a, b`` and ``from a import (b, c``).
 IMPORT_LINE = re.compile(r"^[ \t]*(?:from[ \t]+(\.*[\w.]*)[ \t]+import|import[ \t]+([\w.]+(?:[ \t]*,[ \t]*[\w.]+)*))",
                          re.MULTILINE)
@@ -32,6 +39,10 @@ IMPORT_LINE = re.compile(r"^[ \t]*(?:from[ \t]+(\.*[\w.]*)[ \t]+import|import[ \
 
 def might_have_findings(source: str) -> bool:
     return _TRIGGERS.search(source) is not None
+
+
+def mentions_loss(source: str) -> bool:
+    return _LOSSES.search(source) is not None
 
 
 def imported_modules(source: str) -> list[tuple[str, int]]:

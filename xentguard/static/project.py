@@ -21,10 +21,11 @@ from xentguard.static.checks import Checks
 from xentguard.static.findings import Finding
 from xentguard.static.heap import release_frozen
 from xentguard.static.kinds import Deferred, ModuleValue, Value
-from xentguard.static.prefilter import imported_modules, might_have_findings
+from xentguard.static.prefilter import imported_modules, mentions_loss, might_have_findings
 from xentguard.static.scopes import Scope
 from xentguard.static.source import SourceFile, decode_python, universal_newlines
 from xentguard.static.torch_api import is_torch
+from xentguard.static.walk import walk
 
 _MARKERS = ("pyproject.toml", "setup.cfg", "setup.py", ".git")
 _SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__", ".tox", ".nox", ".venv", "venv", "node_modules", "build", "dist",
@@ -64,6 +65,7 @@ class Project:
         self._index: dict[str, list[str]] | None = None
         self._resolved: dict[tuple[str, str, int], str | None] = {}
         self._candidate_paths: dict[tuple[str, str, int], tuple[str, ...]] = {}
+        self._public: dict[str, list[str]] = {}
         self._start_walking()
 
     def reset(self) -> None:
@@ -74,7 +76,7 @@ class Project:
     def _start_walking(self) -> None:
         self.checks = Checks(report_paths=None)
         if self.follow_imports:
-            self.analyzer = Analyzer(self.checks, self.resolve_import, self.module_attribute)
+            self.analyzer = Analyzer(self.checks, self.resolve_import, self.module_attribute, self.public_names)
         else:
             self.analyzer = Analyzer(self.checks)
         self._modules: dict[str, ModuleValue | None] = {}  # abs path -> module (None: in progress/failed)
@@ -127,20 +129,29 @@ class Project:
         if key in self._analysed_importers:
             return
         self._analysed_importers.add(key)
-        if not receivers(file.tree):
-            return
-        for other in self.relevant_importers(key):
+        for other in self.receiving_importers(key, file.tree):
             if self.analyse(other) is not None:  # maybe only imported so far
                 self.analyzer.drain(self._files[other].path)
 
+    def receiving_importers(self, key: str, tree: ast.Module) -> list[str]:
+        """The relevant importers that may give this module's receivers what they depend on."""
+        found = receivers(tree)
+        if not found:
+            return []
+        texts = self._project_texts()
+        return [other for other in self.relevant_importers(key)
+                if any(_may_use(texts[other], name, attributes) for name, attributes in found.items())]
+
     def relevant_importers(self, key: str) -> list[str]:
         """Project files whose import lines name this module and that can pass a kind, a
-        loss or a model: they spell a torch name of the tables, or import (through any
-        chain) a project module that does."""
+        loss or a model: they spell a trigger, or import (through any chain) a project
+        module that spells a loss."""
         path = Path(key)
         stem = path.parent.name if path.stem == "__init__" else path.stem
         importers = self._importer_index().get(stem, ())
-        return [other for other in importers if other != key and self._relevant_file(other)]
+        texts = self._project_texts()
+        return [other for other in importers
+                if other != key and (might_have_findings(texts[other]) or self._relevant_file(other))]
 
     def _importer_index(self) -> dict[str, list[str]]:
         if self._index is None:
@@ -151,9 +162,9 @@ class Project:
         return self._index
 
     def imports_relevant_module(self, path: str, source: str) -> bool:
-        """``source`` imports, directly or through a chain of project modules, one that
-        spells a torch name of the tables: worth walking though it spells none itself.
-        Text only, nothing parsed."""
+        """``source`` imports, directly or through a chain of project modules (re-exports),
+        one that spells a loss: worth walking though it spells no trigger itself (its
+        activations and models can only matter to a loss). Text only, nothing parsed."""
         if not self.follow_imports:
             return False
         return any(self._relevant_file(candidate) for candidate in self._imported_files(path, source))
@@ -178,8 +189,7 @@ class Project:
                 text = Path(key).read_text(encoding="utf-8", errors="replace")
             except OSError:
                 text = ""
-        relevant = might_have_findings(text) or any(
-            self._relevant_file(other) for other in self._imported_files(key, text))
+        relevant = mentions_loss(text) or any(self._relevant_file(other) for other in self._imported_files(key, text))
         self._relevant[key] = relevant
         return relevant
 
@@ -191,6 +201,22 @@ class Project:
             path = self._resolved[where] = next(
                 (os.path.abspath(c) for c in self._candidates(importer.path, module, level) if os.path.isfile(c)), None)
         return self.analyse(path) if path is not None else None
+
+    def public_names(self, importer: SourceFile, module: str, level: int) -> list[str] | None:
+        """What ``from module import *`` binds when module is a project file: a literal
+        ``__all__``, else its top-level names not starting with ``_``. Read from the text."""
+        path = next((c for c in self._candidates(importer.path, module, level) if os.path.isfile(c)), None)
+        if path is None:
+            return None
+        key = os.path.abspath(path)
+        names = self._public.get(key)
+        if names is None:
+            try:
+                text = universal_newlines(decode_python(Path(key).read_bytes()).text)
+            except (OSError, ValueError):
+                return None
+            names = self._public[key] = public_names(text)
+        return names
 
     def module_attribute(self, module: Value, attr: str) -> Value | None:
         """``pkg.models`` after ``import pkg``: a submodule not bound in the package."""
@@ -288,6 +314,35 @@ class Project:
 _DEFINES = re.compile(r"^[ \t]*(?:async[ \t]+def|def|class)[ \t]", re.MULTILINE)
 
 
+_TOP_LEVEL_NAME = re.compile(r"^(?:(?:async[ \t]+)?def|class)[ \t]+(\w+)|^(\w+)[ \t]*(?::[^=\n]*)?=(?!=)", re.MULTILINE)
+_ALL = re.compile(r"^__all__[ \t]*=[ \t]*([\[(][^\]\)]*[\])])", re.MULTILINE)
+_TOP_LEVEL_IMPORT = re.compile(r"^(?:from[ \t]+[\w.]+[ \t]+import[ \t]+(\([^)]*\)|[^\n]*)|import[ \t]+([^\n]*))",
+                               re.MULTILINE)
+
+
+def public_names(text: str) -> list[str]:
+    """The names ``from m import *`` binds, by text: ``__all__`` when it is a literal list
+    or tuple of strings, else every top-level def, class, assignment and import whose name
+    does not start with ``_``."""
+    match = _ALL.search(text)
+    if match is not None:
+        try:
+            value = ast.literal_eval(match.group(1))
+        except (ValueError, SyntaxError):
+            value = None
+        if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+            return list(value)
+    names: list[str] = []
+    for m in _TOP_LEVEL_NAME.finditer(text):
+        names.append(m.group(1) or m.group(2))
+    for m in _TOP_LEVEL_IMPORT.finditer(text):
+        for part in (m.group(1) or m.group(2) or "").strip("()").split(","):
+            words = part.split()
+            if words and words[0] != "*":
+                names.append(words[-1] if len(words) == 3 and words[1] == "as" else words[0].split(".")[0])
+    return [n for n in dict.fromkeys(names) if n.isidentifier() and not n.startswith("_")]
+
+
 def _module_name(path: str, root: str) -> str:
     relative = os.path.relpath(path, root)
     return relative[:-3].replace(os.sep, ".").removesuffix(".__init__")
@@ -321,16 +376,77 @@ def _imports_only(source: str) -> ast.Module:
     return ast.Module(body=body, type_ignores=[])
 
 
-def receivers(tree: ast.Module) -> frozenset[str]:
-    """Names of the module's functions and classes whose findings can depend on their
-    callers: a function that calls one of its parameters (``loss_fn(model(x), y)``), and
-    every class (its methods use attributes its users may set). Facts of the tree only."""
-    names: set[str] = set()
+def receivers(tree: ast.Module) -> dict[str, frozenset[str]]:
+    """The module's functions and classes whose findings can depend on what other files
+    give them, each with the attributes another file would have to set for that:
+
+    * a function that calls one of its parameters (``loss_fn(model(x), y)``): no attribute;
+    * a class whose methods call an attribute of ``self`` that the class sets from a
+      parameter (a setter, a constructor argument): no attribute;
+    * a class whose methods call an attribute of ``self`` that it never sets: those
+      attributes (``model.criterion = nn.NLLLoss()`` by its user);
+    * a class whose methods call its own methods: ``SUBCLASSED`` (a subclass in another
+      file may override them).
+
+    Facts of the tree only: renaming consistently changes nothing.
+    """
+    found: dict[str, frozenset[str]] = {}
     for top in tree.body:
-        if isinstance(top, ast.ClassDef) or (
-                isinstance(top, (ast.FunctionDef, ast.AsyncFunctionDef)) and body_facts(top).calls_parameters):
-            names.add(top.name)
-    return frozenset(names)
+        if isinstance(top, (ast.FunctionDef, ast.AsyncFunctionDef)) and body_facts(top).calls_parameters:
+            found[top.name] = frozenset()
+        elif isinstance(top, ast.ClassDef):
+            needs = _attributes_set_elsewhere(top)
+            if needs is not None:
+                found[top.name] = needs
+    return found
+
+
+def _attributes_set_elsewhere(cls: ast.ClassDef) -> frozenset[str] | None:
+    """None: nothing of the class depends on other files; empty: a parameter it stores is
+    called; else the attributes it calls but never sets."""
+    called: set[str] = set()
+    set_here: set[str] = set()
+    from_parameters: set[str] = set()
+    for method in cls.body:
+        if not isinstance(method, (ast.FunctionDef, ast.AsyncFunctionDef)) or not method.args.args:
+            continue
+        this = method.args.args[0].arg
+        parameters = {a.arg for a in (*method.args.posonlyargs, *method.args.args, *method.args.kwonlyargs)}
+        for node in walk(method):
+            if isinstance(node, ast.Call):
+                func = node.func.value if isinstance(node.func, ast.Attribute) and node.func.attr == "forward" else (
+                    node.func)
+                if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == this:
+                    called.add(func.attr)
+            elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                stored = from_parameters if isinstance(node.value, ast.Name) and node.value.id in parameters else (
+                    set_here)
+                stored.update(t.attr for t in targets if isinstance(t, ast.Attribute))
+    methods = {m.name for m in cls.body if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    if called & from_parameters:
+        return frozenset()
+    unset = frozenset(called - set_here - from_parameters - methods)
+    if called & methods:
+        unset |= {SUBCLASSED}
+    return unset or None
+
+
+SUBCLASSED = "<subclassed>"  # needed by a receiver: another file derives from the class
+
+
+def _may_use(text: str, name: str, attributes: frozenset[str]) -> bool:
+    """Whether an importer's text can use the receiver ``name`` the way that matters: it
+    spells the name (any call or construction does), and, when the receiver depends on
+    attributes set by its user, assigns one of them (``.criterion =``)."""
+    if re.search(rf"\b{re.escape(name)}\b", text) is None:
+        return False
+    if not attributes:
+        return True
+    if SUBCLASSED in attributes and re.search(rf"^[ \t]*class[ \t]+\w+[ \t]*\([^)]*\b{re.escape(name)}\b", text,
+                                              re.MULTILINE):
+        return True
+    return any(re.search(rf"\.{re.escape(attr)}\s*=(?!=)", text) for attr in attributes if attr != SUBCLASSED)
 
 
 _PROJECTS: dict[str, Project] = {}

@@ -114,11 +114,6 @@ class FunctionInfo:
     def facts(self) -> BodyFacts:
         return body_facts(self.node)
 
-    @property
-    def worth_walking(self) -> bool:
-        """Whether a walk with unknown arguments can find anything: only a call reaches a
-        loss, an activation or a log. Calls with known arguments are walked regardless."""
-        return isinstance(self.node, ast.Lambda) or self.facts.makes_calls
 
     @property
     def assigns_attributes(self) -> bool:
