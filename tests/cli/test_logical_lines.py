@@ -8,16 +8,20 @@ import inspect
 import io
 import tokenize
 
+import hypothesmith
 import pytest
+from hypothesis import HealthCheck, given, settings
 
 from xentguard.cli.ipython_syntax import cell_python
 from xentguard.cli.logical_lines import LogicalLines
+from xentguard.cli.sourcefile import split_lines
 
 
 def continued(text: str) -> list[int]:
     """1-based numbers of the lines that continue a logical line."""
     scanner, out = LogicalLines(), []
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(split_lines(text), start=1):
+        line = line.rstrip("\r\n")
         if not scanner.at_start:
             out.append(number)
         scanner.feed(line)
@@ -103,7 +107,26 @@ def test_ipython_syntax_blanked(cell: str, expected: tuple[str, ...]) -> None:
 
 
 def test_leading_indent_removed_from_lines_that_have_it() -> None:
-    python = cell_python(["", "  x = 1", "  if x:", "      %time y", "z"])
-    assert python.lines == ("", "x = 1", "if x:", "    pass", "z")
+    python = cell_python(["", "  # note", "  x = 1", "  if x:", "      %time y", "z"])
+    assert python.lines == ("", "# note", "x = 1", "if x:", "    pass", "z")
     assert python.indent == 2
-    assert python.dedented == (False, True, True, True, False)
+    assert python.dedented == (False, True, True, True, True, False)
+
+
+def test_leading_indent_is_the_first_code_line_s() -> None:
+    # An indented comment first must not dedent a cell whose code starts in column 0.
+    lines = ["  # note", "if x:", "  y = 1"]
+    assert cell_python(lines).lines == tuple(lines)
+
+
+@pytest.mark.filterwarnings("ignore::SyntaxWarning")
+@settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
+@given(hypothesmith.from_grammar())
+def test_generated_python_is_never_taken_for_ipython(source: str) -> None:
+    # Valid Python has no IPython syntax: a cell of it comes back unchanged (unless its first
+    # code line is indented, which the grammar allows after a form feed), and its
+    # continuation lines are the tokenizer's.
+    lines = [line.rstrip("\r\n") for line in split_lines(source)]
+    python = cell_python(lines)
+    assert python.indent or python.lines == tuple(lines)
+    assert continued("\n".join(lines) + "\n") == tokenizer_continued("\n".join(lines) + "\n")

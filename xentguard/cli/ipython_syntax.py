@@ -5,7 +5,8 @@ IPython 7+), reimplemented here, not imported:
 
 * a cell whose first line starts with ``%%`` is a cell magic: not Python at all
   (``%%name?`` is help on the magic, and the rest of the cell is Python);
-* if the first line is indented, that indentation is removed from every line having it;
+* if the first line (here: of code) is indented, that indentation is removed from every
+  line having it;
 * at the start of a *logical* line only: ``%magic``, ``!cmd``, ``!!cmd``, ``?obj``,
   ``??obj`` and the autocall escapes ``/f a``, ``,f a b``, ``;f a b``; the escape's line
   and its backslash continuations are IPython's;
@@ -50,7 +51,9 @@ def cell_python(lines: list[str]) -> CellPython:
 
 
 def _leading_indent(lines: list[str]) -> tuple[list[str], int, tuple[bool, ...]]:
-    first = next((line for line in lines if line.strip()), "")
+    # IPython looks at the first line; the first line of code is what it means (blank lines
+    # and comments before it may be indented any way without the cell being indented).
+    first = next((line for line in lines if line.strip() and not line.lstrip().startswith("#")), "")
     prefix = first[: len(first) - len(first.lstrip(" \t"))]
     if not prefix:
         return lines, 0, tuple(False for _ in lines)
