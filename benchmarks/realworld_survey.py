@@ -145,15 +145,15 @@ def _xentguard(tree: Path, env: dict[str, str], cwd: Path, target: str) -> tuple
                               timeout=TIMEOUT_S)
     except subprocess.TimeoutExpired:
         return [], f"xentguard did not finish in {TIMEOUT_S} s"
+    last = (proc.stderr.strip().splitlines()[-1:] or ["(nothing on stderr)"])[0]
     if proc.returncode not in (0, 1):
-        last = proc.stderr.strip().splitlines()[-1:] or ["(no message)"]
-        return [], f"xentguard exited {proc.returncode}: {last[0]}"
+        return [], f"xentguard exited {proc.returncode}: {last}"
     try:
         records = json.loads(proc.stdout)
     except json.JSONDecodeError:
-        return [], "xentguard printed no JSON"
+        return [], f"xentguard printed no JSON (exit {proc.returncode}): {last}"
     if "Traceback" in proc.stderr:
-        return records, "xentguard printed a traceback: " + proc.stderr.strip().splitlines()[-1]
+        return records, f"xentguard printed a traceback: {last}"
     return records, ""
 
 
@@ -196,6 +196,12 @@ def summary(cases: list[Case]) -> dict[str, Any]:
         for tag in case.tags:
             per_tag[tag]["cases"] += 1
             per_tag[tag]["caught"] += case.caught
+    # Which constructs the false positives come from, the other half of the picture.
+    per_tag_correct: dict[str, dict[str, int]] = defaultdict(lambda: {"cases": 0, "silent": 0})
+    for case in correct:
+        for tag in case.tags:
+            per_tag_correct[tag]["cases"] += 1
+            per_tag_correct[tag]["silent"] += case.silent
     expectations = sum(len(c.expected) for c in bugs)
     matched = sum(len(c.matched) for c in bugs)
     unexpected = sum(len(c.unexpected) for c in bugs)
@@ -214,6 +220,7 @@ def summary(cases: list[Case]) -> dict[str, Any]:
         "false_positives": false_positives,
         "precision": _ratio(matched, reported),
         "per_tag": dict(sorted(per_tag.items())),
+        "per_tag_correct": dict(sorted(per_tag_correct.items())),
     }
 
 
@@ -227,10 +234,14 @@ def _percent(value: float | None) -> str:
 
 def text_report(cases: list[Case], totals: dict[str, Any], header: str) -> str:
     out = [header, "", "bug cases per construct tag (a case counts under each of its tags):"]
-    width = max([len(tag) for tag in totals["per_tag"]] + [len("tag")])
+    width = max([len(tag) for tag in (*totals["per_tag"], *totals["per_tag_correct"])] + [len("tag")])
     out.append(f"  {'tag':<{width}}  cases  caught")
     for tag, row in totals["per_tag"].items():
         out.append(f"  {tag:<{width}}  {row['cases']:5d}  {row['caught']:6d}")
+    out.append("correct fixtures per construct tag:")
+    out.append(f"  {'tag':<{width}}  cases  silent")
+    for tag, row in totals["per_tag_correct"].items():
+        out.append(f"  {tag:<{width}}  {row['cases']:5d}  {row['silent']:6d}")
     out.append("")
     out.append(f"recall: {totals['caught']}/{totals['bug_cases']} bug cases caught ({_percent(totals['recall'])}); "
                f"{totals['expectations_reported']}/{totals['expectations']} expectations reported exactly "
