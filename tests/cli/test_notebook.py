@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from conftest import BAD, notebook, run_cli, run_json, write
@@ -76,3 +77,81 @@ def test_fix_declines_notebooks(project: Path) -> None:
     assert proc.returncode == 1
     assert "fixes in notebooks are not applied" in proc.stderr
     assert path.read_text(encoding="utf-8") == nb
+
+
+# A cell with the softmax bug, to show that the rest of a notebook is still analysed.
+IMPORTS = "import torch.nn.functional as F\n"
+BUG_CELL = "def step(out, y):\n    return F.cross_entropy(F.softmax(out, dim=1), y)\n"
+BUG_AT = (3, 2, 28)  # (cell, line, col) of BUG_CELL when it is the third code cell
+
+
+def _findings(project: Path, *cells: str) -> list[tuple[str, int, int, int]]:
+    write(project / "nb.ipynb", notebook(*cells))
+    _, data = run_json("nb.ipynb", cwd=project)
+    return [(item["code"], item["cell"], item["line"], item["col"]) for item in data]
+
+
+def test_percent_continuation_line_is_python(project: Path) -> None:
+    # The real case: a %-format continued on the next line used to hide the whole notebook.
+    formatting = "name, value = 'loss', 3\nprint('%s: %d'\n      %(name, value))\n"
+    assert _findings(project, IMPORTS, formatting, BUG_CELL) == [("XG101", *BUG_AT)]
+
+
+def test_continuation_lines_are_python_not_magics(project: Path) -> None:
+    backslash = "ratio = 7 \\\n    %3\n"
+    bracket = "total = sum([1,\n    2]) \\\n    % 5\n"
+    # Had any of these lines been skipped as a magic, its cell would no longer parse (XG999).
+    assert _findings(project, IMPORTS, backslash, BUG_CELL, bracket) == [("XG101", *BUG_AT)]
+
+
+def test_magic_in_continued_string_is_python(project: Path) -> None:
+    # The string ends on the line that looks like a magic: skipping that line would leave the
+    # string unterminated and the cell broken.
+    cell = 'doc = """first\n%time """ + "x"\n'
+    assert _findings(project, IMPORTS, cell, BUG_CELL) == [("XG101", *BUG_AT)]
+
+
+def test_help_syntax_is_skipped(project: Path) -> None:
+    helps = "F.softmax?\nF.softmax??\n?F\n??F.cross_entropy\ntorch.*Tensor?\nnp.sum?\n%time?\nx = F?\n"
+    indented = "if True:\n    F.softmax?\n"
+    assert _findings(project, IMPORTS, helps, BUG_CELL, indented) == [("XG101", *BUG_AT)]
+
+
+def test_question_mark_in_comment_or_string_is_not_help(project: Path) -> None:
+    # A comment or string ending in "?" is Python; were it taken for help the cell would
+    # lose its assignment and the loss below would see no softmax.
+    cell = "def step(out, y):\n    p = F.softmax(out, dim=1)  # why?\n    return F.cross_entropy(p, y)\n"
+    assert _findings(project, IMPORTS, "q = 'why?'\n", cell) == [("XG101", 3, 3, 28)]
+
+
+def test_assigned_magic_keeps_the_name_bound(project: Path) -> None:
+    # probs = !ls rebinds probs: what it held before must not reach the loss.
+    cells = (IMPORTS, "def step(out, y):\n    probs = F.softmax(out, dim=1)\n    probs = !ls\n"
+             "    return F.cross_entropy(probs, y)\n")
+    assert _findings(project, *cells) == []
+
+
+def test_broken_cell_is_reported_and_the_others_analysed(project: Path) -> None:
+    write(project / "nb.ipynb", notebook(IMPORTS, "x = (1,\ndef broken(:\n", BUG_CELL))
+    _, data = run_json("nb.ipynb", cwd=project)
+    assert [(d["code"], d["cell"], d["line"]) for d in data] == [("XG999", 2, 2), ("XG101", 3, 2)], data
+    assert data[0]["message"].startswith("XG999 cannot parse cell 2 of nb.ipynb: "), data[0]["message"]
+    assert "(line 2, column" in data[0]["message"]
+    proc = run_cli("check", "nb.ipynb", cwd=project)
+    assert proc.stdout.startswith("nb.ipynb:cell 2:2:"), proc.stdout
+    assert "nb.ipynb:cell 3:2:28: XG101" in proc.stdout, proc.stdout
+
+
+def test_broken_cell_in_sarif_names_the_cell(project: Path) -> None:
+    write(project / "nb.ipynb", notebook(IMPORTS, "x = )\n", BUG_CELL))
+    proc = run_cli("check", "--format", "sarif", "nb.ipynb", cwd=project)
+    results = json.loads(proc.stdout)["runs"][0]["results"]
+    regions = {r["ruleId"]: r["locations"][0]["physicalLocation"]["region"] for r in results}
+    assert regions["XG999"]["properties"] == {"cell": 2} and regions["XG999"]["startLine"] == 1
+    assert regions["XG101"]["properties"] == {"cell": 3}
+
+
+def test_cell_with_leading_indent_is_dedented(project: Path) -> None:
+    # IPython removes the first line's indentation from the whole cell; columns stay the cell's.
+    cell = "  def step(out, y):\n      %time pass\n      return F.cross_entropy(F.softmax(out, dim=1), y)\n"
+    assert _findings(project, IMPORTS, cell) == [("XG101", 2, 3, 30)]

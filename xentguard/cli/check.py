@@ -7,8 +7,9 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from xentguard.catalogue import format_message
 from xentguard.cli.noqa import NoqaIndex
-from xentguard.cli.notebook import NotebookError, NotebookSource, parse_notebook
+from xentguard.cli.notebook import BrokenCell, NotebookError, NotebookSource, parse_notebook
 from xentguard.cli.records import FileResult, Record, Where, file_error
 from xentguard.cli.selection import Selection
 from xentguard.cli.sourcefile import (
@@ -56,7 +57,7 @@ def _to_record(finding: Finding, path: str, nb: NotebookSource | None) -> Record
     def where(p: str, line: int, col: int) -> Where:
         if nb is not None and p == path:
             cell, in_cell = nb.locate(line)
-            return Where(p, in_cell, col, cell)
+            return Where(p, in_cell, nb.column(line, col), cell)
         return Where(p, line, col)
 
     start = where(path, finding.line, finding.col)
@@ -136,8 +137,19 @@ def _check_notebook(job: Job, text: str, result: FileResult) -> FileResult:
     if nb is None:
         result.notes.append(f"{job.path}: skipped: not a Python notebook")
         return result
+    if job.selection.is_selected("XG999"):
+        result.records.extend(_broken_cell_record(job.path, broken) for broken in nb.broken)
     findings = _filter(analyze(nb.source, job.path, job.project_root, result.notes), nb.source, job.selection)
     result.records.extend(_to_record(f, job.path, nb) for f in findings)
     if job.mode in (FIX, DIFF) and any(f.fix is not None for f in findings):
         result.notes.append(f"{job.path}: fixes in notebooks are not applied")
     return result
+
+
+def _broken_cell_record(path: str, broken: BrokenCell) -> Record:
+    detail = (
+        f"cannot parse cell {broken.cell} of {path}: {broken.reason} (line {broken.line}, column {broken.col + 1});"
+        " the other cells were checked without it"
+    )
+    where = Where(path, broken.line, broken.col, broken.cell)
+    return Record("XG999", format_message("XG999", detail=detail), where, broken.line, broken.col, broken.cell)

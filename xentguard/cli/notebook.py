@@ -3,24 +3,35 @@
 nbformat is not a dependency: the JSON is read directly (nbformat 4, and the v3
 ``worksheets`` layout). Each line of the concatenated source maps back to
 ``(cell, line)``: the 1-based index among code cells and the 1-based line in that cell.
+
+Jupyter runs each cell on its own, so each cell must parse on its own: one that does not
+is left out (its lines blank) and reported, and the others are still one program.
 """
 
 from __future__ import annotations
 
+import ast
 import json
-import re
+import warnings
 from dataclasses import dataclass
 from typing import Any
+
+from xentguard.cli.ipython_syntax import CellPython, cell_python
+from xentguard.cli.sourcefile import split_lines
 
 
 class NotebookError(ValueError):
     """The file is not a notebook we can read (broken JSON or structure)."""
 
 
-# Line magics, shell escapes, help (``obj?``, ``??obj``), and ``x = !cmd`` / ``x = %magic``.
-_MAGIC_LINE = re.compile(r"^\s*(?:[%!]|\?)")
-_HELP_LINE = re.compile(r"^\s*\?*[\w.]+\?{1,2}\s*$")
-_ASSIGNED_MAGIC = re.compile(r"^\s*[\w.]+(?:\s*,\s*[\w.]+)*\s*=\s*[%!]")
+@dataclass(frozen=True)
+class BrokenCell:
+    """A code cell that does not parse: where (in the cell) and why."""
+
+    cell: int
+    line: int
+    col: int  # 0-based
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -28,6 +39,9 @@ class NotebookSource:
     source: str
     # positions[i] = (cell, line in cell) for concatenated line i + 1
     positions: tuple[tuple[int, int], ...]
+    # shifts[i]: columns the leading-indent rule removed from concatenated line i + 1
+    shifts: tuple[int, ...] = ()
+    broken: tuple[BrokenCell, ...] = ()
 
     def locate(self, line: int) -> tuple[int, int]:
         if 0 < line <= len(self.positions):
@@ -36,6 +50,10 @@ class NotebookSource:
             cell, last = self.positions[-1]
             return cell, last + (line - len(self.positions))
         return 1, line
+
+    def column(self, line: int, col: int) -> int:
+        """A column of the concatenated source as a column of the cell's own text."""
+        return col + self.shifts[line - 1] if 0 < line <= len(self.shifts) else col
 
 
 def _cell_text(cell: Any) -> str:
@@ -80,13 +98,21 @@ def is_python_notebook(data: Any) -> bool:
     return True
 
 
-def _blank_ipython(line: str) -> str:
-    """The line with IPython-only syntax replaced by something Python accepts."""
-    if _MAGIC_LINE.match(line) or _HELP_LINE.match(line) or _ASSIGNED_MAGIC.match(line):
-        indent = line[: len(line) - len(line.lstrip())]
-        # An indented magic stands in a block: keep the block non-empty.
-        return f"{indent}pass" if indent else ""
-    return line
+def _broken(number: int, cell: CellPython) -> BrokenCell | None:
+    """Why the cell's Python does not parse on its own, or None when it does."""
+    if not any(line.strip() for line in cell.lines):
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # SyntaxWarnings about escapes are not ours to report
+            ast.parse("".join(line + "\n" for line in cell.lines))
+    except SyntaxError as error:
+        line = min(max(error.lineno or 1, 1), len(cell.lines))
+        col = max((error.offset or 1) - 1, 0) + (cell.indent if cell.dedented[line - 1] else 0)
+        return BrokenCell(number, line, col, error.msg)
+    except (ValueError, MemoryError, RecursionError) as error:  # NUL bytes, absurd nesting
+        return BrokenCell(number, 1, 0, str(error) or type(error).__name__)
+    return None
 
 
 def parse_notebook(text: str) -> NotebookSource | None:
@@ -99,19 +125,18 @@ def parse_notebook(text: str) -> NotebookSource | None:
         return None
     lines: list[str] = []
     positions: list[tuple[int, int]] = []
+    shifts: list[int] = []
+    broken: list[BrokenCell] = []
     for index, cell in enumerate(_code_cells(data), start=1):
-        cell_lines = _cell_text(cell).splitlines()
-        cell_magic = bool(cell_lines) and cell_lines[0].lstrip().startswith("%%")
-        continued = False
-        for number, line in enumerate(cell_lines, start=1):
-            if cell_magic:
-                new = ""
-            elif continued:
-                new = ""  # continuation of a magic line ending in a backslash
-            else:
-                new = _blank_ipython(line)
-            continued = not cell_magic and new != line and line.rstrip().endswith("\\")
-            lines.append(new)
+        # Split only where Python's tokenizer does, so line numbers agree with the parser's.
+        raw = [line.rstrip("\r\n") for line in split_lines(_cell_text(cell))]
+        python = cell_python(raw)
+        problem = _broken(index, python)
+        if problem is not None:
+            broken.append(problem)
+        for number, line in enumerate(python.lines, start=1):
+            lines.append("" if problem is not None else line)
             positions.append((index, number))
+            shifts.append(python.indent if python.dedented[number - 1] else 0)
     source = "".join(line + "\n" for line in lines)
-    return NotebookSource(source, tuple(positions))
+    return NotebookSource(source, tuple(positions), tuple(shifts), tuple(broken))
