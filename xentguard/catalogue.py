@@ -394,7 +394,7 @@ _RULES: tuple[Rule, ...] = (
         message="{loss} target is invalid: {detail}",
         why=(
             "An out-of-range class index triggers a device-side assert on CUDA that kills the "
-            "process; soft targets must be probabilities (never log-space, never -inf)."
+            "process; soft targets must be probabilities (never -inf; log-probabilities are XG111)."
         ),
         instead="Targets are class indices in [0, C) (or ignore_index), or rows of probabilities summing to 1.",
         wrong="loss = F.cross_entropy(torch.randn(2, 3), torch.tensor([0, 3]))\n",

@@ -205,7 +205,8 @@ def _plan(name: str, x: torch.Tensor, target: Any, args: tuple[Any, ...], kwargs
     prov, producer = inspect_graph(x.grad_fn)
     if isinstance(target, torch.Tensor):
         # Integer targets never have a graph; a soft / KL target's provenance can name log_softmax.
-        target_prov = provenance_of(target.grad_fn)
+        target_grad_fn = target.grad_fn
+        target_prov = provenance_of(target_grad_fn) if target_grad_fn is not None else None
         target_key: tuple[Any, ...] = (target.shape, target.dtype, target_prov)
     else:
         target_prov = None
