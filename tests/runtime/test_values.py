@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import xentguard
+from xentguard.runtime import checks
 
 
 def codes(records: list) -> list[str]:
@@ -122,3 +123,22 @@ def test_single_row_is_not_enough_evidence():
         with xentguard.guard(), torch.no_grad():
             F.cross_entropy(probs, torch.tensor([1]))
     assert codes(caught) == []
+
+
+@pytest.mark.parametrize(
+    ("shape", "class_dim"),
+    [((500, 7), 1), ((7,), 0), ((3, 7, 40, 50), 1), ((2, 7, 5, 3), 1), ((200, 9, 7), 2), ((1000, 3), 1)],
+)
+def test_sample_rows_is_a_bounded_view_of_the_first_rows(shape, class_dim):
+    x = torch.randn(shape)
+    valid = torch.rand([s for i, s in enumerate(shape) if i != class_dim]) > 0.3
+    xs, vs = checks.sample_rows(x, class_dim, valid, want=64)
+    rows_total = x.numel() // shape[class_dim]
+    rows = xs.numel() // shape[class_dim]
+    assert min(64, rows_total) <= rows < 2 * 64 or rows == rows_total
+    assert xs.shape[class_dim] == shape[class_dim]  # whole rows only
+    assert xs.data_ptr() == x.data_ptr() and (xs is x or xs._base is x)  # a view: nothing copied
+    assert vs is not None and tuple(vs.shape) == tuple(s for i, s in enumerate(xs.shape) if i != class_dim)
+    # the mask still lines up with its rows: the first row of the sample is the first row of x
+    first = (0,) * class_dim + (slice(None),) + (0,) * (x.dim() - class_dim - 1)
+    assert torch.equal(xs[first], x[first]) and bool(vs.flatten()[0]) == bool(valid.flatten()[0])

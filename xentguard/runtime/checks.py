@@ -399,7 +399,7 @@ def _judge_kind(stats: dict[str, float], plan: Plan) -> list[Finding]:
     elif lk in (NLL, KL):
         if kind == "probs":
             return [Finding("XG103" if lk == NLL else "XG110", source=source)]
-        if kind == "linear":
+        if kind == "linear":  # nll_loss only: for kl_div a Linear output is left to the values
             return [Finding("XG104", source=source)]
         if kind is None and plan.values and _above_zero(stats, plan):
             what = f"max {_fmt(stats['gmax'])} > 0, which log-probabilities never are"
