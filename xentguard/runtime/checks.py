@@ -473,7 +473,7 @@ def _log_space_target(stats: dict[str, float], plan: Plan) -> str | None:
         what = f"all <= 0, logsumexp of every sampled row is 0 within {plan.target_lse_tol:.0e}"
         if prov is not None:
             return f"{prov.describe()}, by its values: {what}"
-        return f"a target whose values are log-probabilities ({what})"
+        return f"a tensor whose values say so ({what})"
     return None
 
 
