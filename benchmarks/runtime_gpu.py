@@ -7,8 +7,11 @@ Reports, with CUDA events, medians over repeats:
 * the guard's device work alone (``measure_device``) and its achieved bandwidth, compared with
   a ``copy_`` of the same tensor (the device's practical copy bandwidth).
 
-Two inputs: logits with a graph (training: only the NaN/inf row check runs) and logits without
-one (eval: the value classification runs too).
+Three inputs: logits whose provenance decides (``hidden @ W``, training: only the row aminmax
+runs), logits with a graph whose producer the walk does not know (a view of a leaf: values
+decide, so a sample of rows adds sums and logsumexp), and logits without a graph (eval: the
+same). Every case reads the logits once; ``kl_div`` also reads its target once (plus a sample
+of target rows for the log-space check).
 
     python benchmarks/runtime_gpu.py [--rows 8192] [--classes 131072] [--repeats 20]
 """
@@ -68,37 +71,50 @@ def main() -> int:
     copy_bw = 2 * nbytes / (copy_ms * 1e-3) / 1e9
     print(f"copy_ of the logits: {copy_ms:.3f} ms ({copy_bw:.0f} GB/s read+write)")
 
-    def step() -> None:
+    hidden = torch.randn(rows, 64, device="cuda", dtype=torch.bfloat16, requires_grad=True)
+    weight = torch.randn(64, classes, device="cuda", dtype=torch.bfloat16, requires_grad=True)
+
+    def step_linear() -> None:
+        hidden.grad = weight.grad = None
+        F.cross_entropy(hidden @ weight, target).backward()  # MmBackward0: provenance decides
+
+    def step_view() -> None:
         leaf.grad = None
-        logits = leaf.view(rows, classes)  # has a grad_fn: provenance path
-        F.cross_entropy(logits, target).backward()
+        F.cross_entropy(leaf.view(rows, classes), target).backward()  # provenance inconclusive: values
 
-    plain = _time_ms(step, opts.repeats)
-    xentguard.install(mode="warn")
-    try:
-        guarded = _time_ms(step, opts.repeats)
-        xentguard.flush()
-    finally:
-        xentguard.uninstall()
-    print(
-        f"F.cross_entropy fwd+bwd: {plain:.3f} ms plain, {guarded:.3f} ms guarded: "
-        f"guard cost {(guarded - plain) / plain * 100:+.1f}% (target <= 10%)"
+    steps = (("provenance decides (hidden @ W)", step_linear), ("values decide (view of a leaf)", step_view))
+    for label, step in steps:
+        plain = _time_ms(step, opts.repeats)
+        xentguard.install(mode="warn")
+        try:
+            guarded = _time_ms(step, opts.repeats)
+            xentguard.flush()
+        finally:
+            xentguard.uninstall()
+        print(
+            f"F.cross_entropy fwd+bwd, {label}: {plain:.3f} ms plain, {guarded:.3f} ms guarded: "
+            f"guard cost {(guarded - plain) / plain * 100:+.1f}% (target <= 10%)"
+        )
+
+    teacher = torch.softmax(torch.randn(rows, classes, device="cuda", dtype=torch.bfloat16), dim=1)
+    cases = (
+        ("provenance decides", "cross_entropy", hidden @ weight, target, 1),
+        ("values decide, graph", "cross_entropy", leaf.view(rows, classes), target, 1),
+        ("values decide, no graph", "cross_entropy", leaf.detach(), target, 1),
+        ("kl_div, input + soft target", "kl_div", torch.log_softmax(leaf.detach(), 1), teacher, 2),
     )
+    for label, name, x, tgt, reads in cases:
+        plan = hooks._plan(name, x, tgt, (x, tgt), {})
 
-    inputs = (("graph input (NaN/inf rows)", leaf.view(rows, classes)), ("no-graph input (+ values)", leaf.detach()))
-    for label, x in inputs:
-        plan = hooks._plan("cross_entropy", x, target, (x, target), {})
-        reads = 1 if not plan.values else 2
-
-        def measure(x: torch.Tensor = x, plan: checks.Plan = plan) -> None:
-            _, values = checks.measure_device(x, target, plan)
+        def measure(x: torch.Tensor = x, tgt: torch.Tensor = tgt, plan: checks.Plan = plan) -> None:
+            _, values = checks.measure_device(x, tgt, plan)
             checks.stack(values)
 
         ms = _time_ms(measure, opts.repeats)
         bw = reads * nbytes / (ms * 1e-3) / 1e9
         print(
-            f"guard device work, {label}: {ms:.3f} ms, {reads} read(s) of the logits -> {bw:.0f} GB/s "
-            f"({bw / copy_bw * 100:.0f}% of copy_ bandwidth)"
+            f"guard device work, {label} (values: {plan.values}): {ms:.3f} ms, {reads} full read(s) -> "
+            f"{bw:.0f} GB/s ({bw / copy_bw * 100:.0f}% of copy_ bandwidth)"
         )
     return 0
 

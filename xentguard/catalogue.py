@@ -314,6 +314,66 @@ _RULES: tuple[Rule, ...] = (
         fixable=True,
     ),
     Rule(
+        code="XG111",
+        name="log-space-target",
+        summary=(
+            "the target of KLDivLoss / F.kl_div is log-probabilities while log_target is not True, "
+            "or a cross_entropy soft target is in log space"
+        ),
+        message=(
+            "{loss} target is log-probabilities from {source}, but {loss} reads its target as probabilities; "
+            "pass probabilities (softmax, not log_softmax), or for kl_div keep them and set log_target=True"
+        ),
+        why=(
+            "kl_div(input, target) computes target * (log(target) - input) unless log_target=True: with "
+            "log-probabilities as target, log of a negative number is NaN, and the loss is NaN or meaningless. "
+            "cross_entropy with soft targets computes -sum(target * log_softmax(input)): log-space targets "
+            "are negative weights, so the loss rewards putting probability on the wrong classes."
+        ),
+        instead=(
+            "F.kl_div(log_p, F.softmax(t, dim=1)) or F.kl_div(log_p, F.log_softmax(t, dim=1), log_target=True); "
+            "for cross_entropy, soft targets that are probabilities (rows summing to 1)."
+        ),
+        wrong=(
+            "import torch.nn.functional as F\n\n"
+            "def distill(student, teacher):\n"
+            "    return F.kl_div(F.log_softmax(student, dim=1), F.log_softmax(teacher, dim=1), reduction='batchmean')\n"
+        ),
+        right=(
+            "import torch.nn.functional as F\n\n"
+            "def distill(student, teacher):\n"
+            "    return F.kl_div(F.log_softmax(student, dim=1), F.softmax(teacher, dim=1), reduction='batchmean')\n"
+        ),
+    ),
+    Rule(
+        code="XG112",
+        name="log-of-sigmoid",
+        summary="log(sigmoid(x)) in any spelling: underflows to -inf, use F.logsigmoid",
+        message=(
+            "log of sigmoid output from {source} underflows to -inf for large negative inputs; "
+            "use F.logsigmoid(x) (and F.logsigmoid(-x) for log(1 - sigmoid(x)))"
+        ),
+        why=(
+            "sigmoid(x) rounds to 0 in float32 below about x = -88 (much earlier in bf16/fp16), and "
+            "log(0) = -inf; 1 - sigmoid(x) rounds to 0 for x above about 17. The loss or its gradient "
+            "becomes inf/nan. F.logsigmoid computes -softplus(-x) without forming the tiny value."
+        ),
+        instead="F.logsigmoid(x); log(1 - sigmoid(x)) is F.logsigmoid(-x).",
+        wrong=(
+            "import torch\n\n"
+            "def log_p(logits):\n"
+            "    return torch.log(torch.sigmoid(logits))\n"
+        ),
+        right=(
+            "import torch.nn.functional as F\n\n"
+            "def log_p(logits):\n"
+            "    return F.logsigmoid(logits)\n"
+        ),
+        severity=Severity.WARNING,
+        half=Half.STATIC,
+        fixable=True,
+    ),
+    Rule(
         code="XG201",
         name="non-finite-loss-input",
         summary="runtime: NaN or +inf in the loss input (a fully -inf row counts too)",
@@ -334,7 +394,7 @@ _RULES: tuple[Rule, ...] = (
         message="{loss} target is invalid: {detail}",
         why=(
             "An out-of-range class index triggers a device-side assert on CUDA that kills the "
-            "process; soft targets must be probabilities (never log-space, never -inf)."
+            "process; soft targets must be probabilities (never -inf; log-probabilities are XG111)."
         ),
         instead="Targets are class indices in [0, C) (or ignore_index), or rows of probabilities summing to 1.",
         wrong="loss = F.cross_entropy(torch.randn(2, 3), torch.tensor([0, 3]))\n",

@@ -189,14 +189,15 @@ def test_ignore_index_is_not_out_of_range(caught, logits):
     assert codes(caught) == []
 
 
-def test_xg202_log_space_soft_targets(caught, logits):
+def test_log_space_soft_targets(caught, logits):
     soft = F.softmax(torch.randn(16, 5), dim=1)
-    F.cross_entropy(logits, soft.log())
+    F.cross_entropy(logits, soft.log())  # log-probabilities: XG111
     with_neg_inf = soft.clone()
-    with_neg_inf[0, 0] = 0.0
+    with_neg_inf[0, 0] = 0.0  # row 0 no longer sums to 1: log space, but not log-probabilities
     F.cross_entropy(logits, torch.log(with_neg_inf))
-    assert codes(caught) == ["XG202", "XG202"]
-    assert "log-space" in str(caught[0].message) and "-inf" in str(caught[1].message)
+    assert codes(caught) == ["XG111", "XG202"]
+    assert "target is log-probabilities" in str(caught[0].message)
+    assert "-inf" in str(caught[1].message)
 
 
 def test_xg202_soft_targets_not_summing_to_one(caught, logits):
@@ -212,11 +213,12 @@ def test_xg202_nan_target(caught, logits):
     assert codes(caught) == ["XG202", "XG202"]
 
 
-def test_xg202_kl_div_target_log_space(caught, logits):
+def test_xg111_kl_div_target_log_space(caught, logits):
     teacher_log = F.log_softmax(torch.randn(16, 5), dim=1)
     F.kl_div(F.log_softmax(logits, dim=1), teacher_log, reduction="batchmean")
     F.kl_div(F.log_softmax(logits, dim=1), teacher_log, reduction="batchmean", log_target=True)
-    assert codes(caught) == ["XG202"]
+    assert codes(caught) == ["XG111"]  # and no XG203 for the NaN loss it causes
+    assert "log_target=True" in str(caught[0].message)
 
 
 def test_xg203_loss_nan(caught):

@@ -224,6 +224,12 @@ def test_device_measurement_agrees_with_host_measurement():
     garbage_ignored = torch.softmax(logits, 1)
     garbage_ignored[:4] = 9.0
     soft = torch.softmax(torch.randn(32, 7, generator=gen), 1)
+    leaf = logits.clone().requires_grad_()
+    cat_probs = torch.cat([torch.softmax(leaf[:16], 1), torch.softmax(leaf[16:], 1)])  # CatBackward0
+    cat_logprobs = torch.cat([torch.log_softmax(leaf[:16], 1), torch.log_softmax(leaf[16:], 1)])
+    relu_linear = torch.relu(leaf * 2)  # ReluBackward0: > 0, never log-probabilities
+    nd = torch.randn(2, 7, 9, 11, generator=gen)  # (N, C, H, W): the sample narrows H and W
+    nd_y = torch.randint(0, 7, (2, 9, 11), generator=gen)
     cases = [
         ("cross_entropy", logits, y, {}, []),
         ("cross_entropy", torch.softmax(logits, 1), y, {}, ["XG101"]),
@@ -234,9 +240,23 @@ def test_device_measurement_agrees_with_host_measurement():
         ("cross_entropy", nan_logits, y, {}, ["XG201"]),
         ("cross_entropy", masked, y, {}, ["XG201"]),
         ("cross_entropy", logits, torch.full((32,), 7), {}, ["XG202"]),
-        ("cross_entropy", logits, soft.log(), {}, ["XG202"]),
+        ("cross_entropy", logits, soft.log(), {}, ["XG111"]),
+        ("cross_entropy", logits, soft.log() - 0.5, {}, ["XG202"]),  # log space, not log-probabilities
         ("cross_entropy", logits, soft, {}, []),
         ("kl_div", torch.softmax(logits, 1), soft, {}, ["XG110"]),
+        ("kl_div", torch.log_softmax(logits, 1), soft.log(), {}, ["XG111"]),
+        ("kl_div", torch.log_softmax(logits, 1), soft.log(), {"log_target": True}, []),
+        ("kl_div", torch.log_softmax(logits, 1), torch.log_softmax(leaf, 1), {}, ["XG111"]),
+        ("kl_div", relu_linear, soft, {}, ["XG110"]),
+        ("cross_entropy", cat_probs, y, {}, ["XG101"]),
+        ("cross_entropy", cat_logprobs, y, {}, ["XG102"]),
+        ("cross_entropy", leaf * 2, y, {}, []),
+        ("nll_loss", cat_logprobs, y, {}, []),
+        ("nll_loss", relu_linear, y, {}, ["XG104"]),
+        ("nll_loss", torch.sigmoid(leaf), y, {}, ["XG104"]),
+        ("cross_entropy", torch.softmax(nd, 1) * 1.0, nd_y, {}, ["XG101"]),
+        ("cross_entropy", torch.softmax(nd, 2) * 1.0, nd_y, {}, []),
+        ("nll_loss", torch.log_softmax(nd, 1), nd_y, {}, []),
         ("binary_cross_entropy_with_logits", logits, soft * 2, {}, ["XG202"]),
     ]
     for name, x, target, kwargs, expected in cases:

@@ -3,7 +3,8 @@
 Provenance is read from the tensor's ``grad_fn`` chain: the producing op's backward node
 (``SoftmaxBackward0`` for softmax, ...) reached through view-like nodes that do not change
 the values' kind (view, reshape, permute, slicing, dtype casts). It is exact and free, so it
-beats any value heuristic; values are only consulted for tensors without a graph.
+beats any value heuristic. When it is inconclusive (no graph, or a producer it does not know:
+``torch.cat``, ``index_select``, ``relu``, ``2 * logits``) the values decide (see checks.py).
 """
 
 from __future__ import annotations
@@ -95,22 +96,31 @@ def provenance(tensor: torch.Tensor) -> Provenance | None:
 
 
 def provenance_of(grad_fn: object | None) -> Provenance | None:
+    return inspect_graph(grad_fn)[0]
+
+
+def inspect_graph(grad_fn: object | None) -> tuple[Provenance | None, str]:
+    """(provenance or None, the backward node the walk stopped at; "" without a graph).
+
+    The node's name words a finding when provenance is inconclusive and values decide
+    (``CatBackward0``: a concatenation the walk does not look into).
+    """
     if grad_fn is None:
-        return None
+        return None, ""
     via: list[str] = []
     node = _walk_views(grad_fn, via)
     if node is None:
-        return None
+        return None, type(grad_fn).__name__  # a view chain too long to follow
     name = type(node).__name__
     if name in PRODUCER_NODES:
-        return _provenance(name, tuple(via))
+        return _provenance(name, tuple(via)), name
     if name == "LogBackward0":
         # log(softmax(x)): log-probabilities, spelled the fragile way (XG105 in the linter).
         nexts = getattr(node, "next_functions", ())
         inner = _walk_views(nexts[0][0] if nexts else None, [])
         if inner is not None and type(inner).__name__ == "SoftmaxBackward0":
-            return _provenance("LogBackward0", tuple(via))
-    return None
+            return _provenance("LogBackward0", tuple(via)), name
+    return None, name
 
 
 @functools.lru_cache(maxsize=1024)

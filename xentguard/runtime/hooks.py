@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from xentguard.catalogue import RULES
 from xentguard.runtime import checks
 from xentguard.runtime.checks import Plan
-from xentguard.runtime.classify import Provenance, provenance_of, tolerance
+from xentguard.runtime.classify import Provenance, inspect_graph, provenance_of, tolerance
 from xentguard.runtime.device import PendingQueue, enqueue_cuda
 from xentguard.runtime.report import MODES, Config, Reporter, Site, find_site
 
@@ -202,23 +202,33 @@ def _plan(name: str, x: torch.Tensor, target: Any, args: tuple[Any, ...], kwargs
     """The host-side facts of a call; cached by everything they depend on except the graph."""
     loss_kind, option_pos = GUARDED[name]
     option = _arg(args, kwargs, option_pos, "log_target" if loss_kind == checks.KL else "ignore_index", None)
-    grad_fn = x.grad_fn
-    prov = provenance_of(grad_fn)
-    values = prov is None and grad_fn is None
+    prov, producer = inspect_graph(x.grad_fn)
     if isinstance(target, torch.Tensor):
-        target_key: tuple[Any, ...] = (target.shape, target.dtype)
+        # Integer targets never have a graph; a soft / KL target's provenance can name log_softmax.
+        target_grad_fn = target.grad_fn
+        target_prov = provenance_of(target_grad_fn) if target_grad_fn is not None else None
+        target_key: tuple[Any, ...] = (target.shape, target.dtype, target_prov)
     else:
+        target_prov = None
         target_key = ()
-    key = (name, x.shape, x.dtype, target_key, option, prov, values)
+    key = (name, x.shape, x.dtype, target_key, option, prov, producer)
     plan = _plan_cache.get(key)
     if plan is None:
         if len(_plan_cache) >= _PLAN_CACHE_MAX:
             _plan_cache.clear()
-        plan = _plan_cache[key] = _build_plan(name, x, target, option, prov, values)
+        plan = _plan_cache[key] = _build_plan(name, x, target, option, prov, producer, target_prov)
     return plan
 
 
-def _build_plan(name: str, x: torch.Tensor, target: Any, option: Any, prov: Provenance | None, values: bool) -> Plan:
+def _build_plan(
+    name: str,
+    x: torch.Tensor,
+    target: Any,
+    option: Any,
+    prov: Provenance | None,
+    producer: str,
+    target_prov: Provenance | None,
+) -> Plan:
     loss_kind = GUARDED[name][0]
     ignore_index: int | None = None
     target_kind = checks.T_NONE
@@ -242,16 +252,21 @@ def _build_plan(name: str, x: torch.Tensor, target: Any, option: Any, prov: Prov
         target_kind = checks.T_BINARY
     classes = int(x.shape[class_dim]) if class_dim >= 0 and x.dim() else 0
     target_dtype = target.dtype if isinstance(target, torch.Tensor) else x.dtype
+    # Values decide when provenance does not (BCE-with-logits: logits in [0, 1] are legal).
+    by_values = class_dim >= 0 and loss_kind in (checks.CE, checks.NLL, checks.KL)
     return Plan(
         loss_kind=loss_kind,
         func=name,
         provenance=prov,
+        producer=producer,
         class_dim=class_dim,
         classes=classes,
         tol=tolerance(x.dtype, classes),
-        values=values and class_dim >= 0 and loss_kind != checks.BCE_LOGITS,
+        values=by_values and not checks.provenance_decides(prov, loss_kind),
         target_kind=target_kind,
         target_tol=max(tolerance(target_dtype, 2).sum, 1e-3),
+        target_lse_tol=max(tolerance(target_dtype, classes).lse, 1e-3),
+        target_provenance=target_prov if target_kind in (checks.T_SOFT, checks.T_KL) else None,
         ignore_index=ignore_index,
         rows_match=rows_match,
     )
@@ -281,8 +296,9 @@ def _guarded_call(
             with _autocast_off(x):
                 keys, values = checks.measure_device(x, target, plan)
         else:
-            # CPU inputs with a graph: provenance decides the kind, and NaN/inf would show in
-            # the loss value, so the input is scanned only if the loss is non-finite.
+            # CPU inputs whose provenance decides the kind: NaN/inf would show in the loss
+            # value, so the input is scanned only if the loss is non-finite. When values
+            # decide (no graph, or an unknown producer), the input is scanned now.
             scan_input = plan.values or not x.is_cpu
             if scan_input or plan.target_kind not in (checks.T_INDEX, checks.T_NONE):
                 stats = _measure_now(plan, x, target, scan_input)

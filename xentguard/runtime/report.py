@@ -30,7 +30,7 @@ class XentGuardWarning(UserWarning):
 
 
 class LossMisuseError(ValueError):
-    """Raised in ``mode="raise"`` for error-level findings (XG101, XG103, XG104, XG106, XG110, XG2xx)."""
+    """Raised in ``mode="raise"`` for error-level findings (XG101, XG103, XG104, XG106, XG110, XG111, XG2xx)."""
 
     def __init__(self, message: str, code: str = "", filename: str = "", lineno: int = 0) -> None:
         super().__init__(message)
