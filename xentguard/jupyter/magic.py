@@ -67,11 +67,10 @@ def status(extension: Extension) -> str:
         runtime = "on when xentguard is on" if not extension.enabled else "off"
     session = extension.session
     static = "on" if extension.static else "off"
-    found = session.findings_reported
     return "\n".join([
         f"xentguard: {'on' if extension.enabled else 'off'}, mode {extension.mode}",
-        f"  static check:  {static} ({session.cells_checked} cells checked, "
-        f"{found} finding{'' if found == 1 else 's'} reported)",
+        f"  static check:  {static} ({_count(session.cells_checked, 'cell')} checked, "
+        f"{_count(session.findings_reported, 'finding')} reported)",
         f"  runtime guard: {runtime}",
     ])
 
@@ -82,12 +81,16 @@ def check_all(extension: Extension) -> None:
     session, findings = extension.rebuilt()
     extension.session = session
     if not findings:
-        print(f"xentguard: no findings in {session.cells_checked} cells")
+        print(f"xentguard: no findings in {_count(session.cells_checked, 'cell')}")
         return
     extension.deliver(findings, current="")
     cells = list(dict.fromkeys(cell_label(f.path) for f in findings))
-    print(f"xentguard: {len(findings)} finding{'' if len(findings) == 1 else 's'} in "
-          f"{session.cells_checked} cells ({', '.join(cells)})", file=sys.stderr)
+    print(f"xentguard: {_count(len(findings), 'finding')} in {_count(session.cells_checked, 'cell')} "
+          f"({', '.join(cells)})", file=sys.stderr)
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def _explain(code: str | None) -> str:
