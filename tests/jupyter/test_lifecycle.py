@@ -35,6 +35,7 @@ def hooks_of(shell: InteractiveShell) -> dict[str, Any]:
         "line_magics": set(shell.magics_manager.magics["line"]),
         "losses": {name: getattr(F, name) for name in LOSSES},
         "site_namers": list(report._SITE_NAMERS),
+        "formatwarning": warnings.formatwarning,
     }
 
 
@@ -81,6 +82,11 @@ def test_runtime_findings_name_the_cell_and_line(cells: Cells) -> None:
     assert ran.findings == []
     messages = [str(w.message) for w in caught if isinstance(w.message, xentguard.XentGuardWarning)]
     assert len(messages) == 1 and messages[0].startswith("XG101 at cell [4] line 2: CrossEntropyLoss applies")
+    # Shown as the finding alone: the message names the cell, IPython's hashed file name would not.
+    shown = warnings.formatwarning(caught[0].message, caught[0].category, caught[0].filename, caught[0].lineno)
+    assert shown == f"XentGuardWarning: {messages[0]}\n"
+    other = warnings.formatwarning(UserWarning("x"), UserWarning, "lib.py", 3)
+    assert other.startswith("lib.py:3: UserWarning: x")
 
 
 def test_runtime_raise_mode_raises_in_the_cell(cells: Cells) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import warnings
 from types import ModuleType
 from typing import Any
 
@@ -39,6 +40,7 @@ class RuntimeGuard:
         self.foreign = False  # the user's own install() was in place: left alone
         self._cell: int | None = None  # the number of the cell running now
         self._timed_body = False  # it is a %%time cell
+        self._original_format: Any = None  # warnings.formatwarning before ours
 
     def start(self, mode: str) -> bool:
         """Install in ``mode``; False when torch is not there."""
@@ -53,6 +55,9 @@ class RuntimeGuard:
         from xentguard.runtime import report
 
         report.add_site_namer(self.name_site)
+        if self._original_format is None:
+            self._original_format = warnings.formatwarning
+            warnings.formatwarning = self._format_warning
         self.installed = True
         return True
 
@@ -62,8 +67,26 @@ class RuntimeGuard:
 
             report.remove_site_namer(self.name_site)
             self._runtime.uninstall()  # restores the very function objects it replaced
+        if self._original_format is not None:
+            if warnings.formatwarning == self._format_warning:  # else someone wrapped ours: leave theirs
+                warnings.formatwarning = self._original_format
+            self._original_format = None
         self.installed = False
         self.foreign = False
+
+    def _format_warning(self, message: Any, category: Any, filename: str, lineno: int, line: Any = None) -> str:
+        """A finding in a cell reads ``XentGuardWarning: XG101 at cell [7] line 4: ...``: the
+        message names the cell already, the hashed file name IPython compiled it under
+        would only add noise. Every other warning is formatted as before."""
+        original = self._original_format or warnings._formatwarning_orig  # type: ignore[attr-defined]
+        runtime = self._runtime
+        try:
+            if runtime is not None and issubclass(category, runtime.XentGuardWarning) and (
+                    self.name_site(filename, lineno)):
+                return f"{category.__name__}: {message}\n"
+        except Exception:
+            pass
+        return str(original(message, category, filename, lineno, line))
 
     def running_cell(self, number: int | None, timed_body: bool = False) -> None:
         self._cell, self._timed_body = number, timed_body
