@@ -81,7 +81,7 @@ def test_runtime_findings_name_the_cell_and_line(cells: Cells) -> None:
         ran = cells.run("y = torch.zeros(8, dtype=torch.long)\nloss = criterion(torch.randn(8, 3).softmax(dim=1), y)")
     assert ran.findings == []
     messages = [str(w.message) for w in caught if isinstance(w.message, xentguard.XentGuardWarning)]
-    assert len(messages) == 1 and messages[0].startswith("XG101 at cell [4] line 2: CrossEntropyLoss applies")
+    assert len(messages) == 1 and messages[0].startswith("XG101 at cell [4], line 2: CrossEntropyLoss applies")
     # Shown as the finding alone: the message names the cell, IPython's hashed file name would not.
     shown = warnings.formatwarning(caught[0].message, caught[0].category, caught[0].filename, caught[0].lineno)
     assert shown == f"XentGuardWarning: {messages[0]}\n"
@@ -95,7 +95,7 @@ def test_runtime_raise_mode_raises_in_the_cell(cells: Cells) -> None:
     cells.run("%xentguard mode raise")
     ran = cells.run("loss = criterion(torch.randn(8, 3).softmax(dim=1), torch.zeros(8, dtype=torch.long))\nafter = 1")
     assert isinstance(ran.result.error_in_exec, xentguard.LossMisuseError)
-    assert str(ran.result.error_in_exec).startswith("XG101 at cell [4] line 1:")
+    assert str(ran.result.error_in_exec).startswith("XG101 at cell [4], line 1:")
     assert "after" not in cells.ns
 
 
@@ -157,7 +157,7 @@ def test_check_rechecks_every_executed_cell_and_prints_all_findings(cells: Cells
     cells.load()
     cells.run("l2 = criterion(F.softmax(torch.randn(2, 3), dim=1), torch.tensor([0, 1]))")
     ran = cells.run("%xentguard check")
-    assert [line.split(":")[0] for line in ran.findings] == ["XG101 cell [3] line 1", "XG101 cell [5] line 1"]
+    assert [line.split(":")[0] for line in ran.findings] == ["XG101 cell [3], line 1", "XG101 cell [5], line 1"]
     assert ran.err.splitlines()[-1] == "xentguard: 2 findings in 6 cells (cell [3], cell [5])"
 
 
@@ -207,6 +207,6 @@ def test_without_torch_the_static_half_works_and_says_so_once() -> None:
     lines = proc.stderr.splitlines()
     assert [line for line in lines if "torch is not installed" in line] == [
         "xentguard: torch is not installed, so cells are checked statically only (the runtime guard needs torch)"]
-    assert any(line.startswith("XG101 line 1: criterion (nn.CrossEntropyLoss at cell [3] line 1)") for line in lines)
+    assert any(line.startswith("XG101 line 1: criterion (nn.CrossEntropyLoss at cell [3], line 1)") for line in lines)
     assert "runtime guard: unavailable (torch is not installed)" in proc.stdout
     assert proc.stdout.strip().endswith("False")

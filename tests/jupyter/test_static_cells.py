@@ -56,8 +56,8 @@ def test_a_criterion_of_cell_3_misused_in_cell_7_is_found_when_cell_7_runs(cells
                       SOFTMAX_NET, TRAIN)
     assert printed[:5] == [[], [], [], [], []]
     assert printed[5] == [
-        "XG101 line 4: criterion (nn.CrossEntropyLoss at cell [3] line 1) applies log_softmax itself, but its "
-        "input is probabilities from nn.Softmax at cell [6] line 5 (through Net.forward at cell [6] line 7); "
+        "XG101 line 4: criterion (nn.CrossEntropyLoss at cell [3], line 1) applies log_softmax itself, but its "
+        "input is probabilities from nn.Softmax at cell [6], line 5 (through Net.forward at cell [6], line 7); "
         "pass the raw logits"
     ]
 
@@ -72,7 +72,7 @@ def test_a_class_defined_again_replaces_the_earlier_one(cells: Cells) -> None:
     printed = session(cells, IMPORTS, "criterion = nn.CrossEntropyLoss()", DATA, SOFTMAX_NET, LOGITS_NET, TRAIN,
                       SOFTMAX_NET, TRAIN)
     assert printed[5] == []  # the logits Net replaced the softmax one
-    assert len(printed[7]) == 1 and "nn.Softmax at cell [8] line 5" in printed[7][0]
+    assert len(printed[7]) == 1 and "nn.Softmax at cell [8], line 5" in printed[7][0]
 
 
 def test_a_function_reads_the_globals_of_the_cell_that_calls_it(cells: Cells) -> None:
@@ -83,7 +83,7 @@ def test_a_function_reads_the_globals_of_the_cell_that_calls_it(cells: Cells) ->
                       "loss = step(x, y)")
     assert printed[:4] == [[], [], [], []]
     assert len(printed[4]) == 1
-    assert printed[4][0].startswith("XG101 cell [3] line 3: criterion (nn.CrossEntropyLoss at cell [5] line 1)")
+    assert printed[4][0].startswith("XG101 cell [3], line 3: criterion (nn.CrossEntropyLoss at cell [5], line 1)")
 
 
 def test_a_loss_passed_into_an_earlier_cells_function_names_both_cells(cells: Cells) -> None:
@@ -92,8 +92,8 @@ def test_a_loss_passed_into_an_earlier_cells_function_names_both_cells(cells: Ce
                       "train(net, nn.CrossEntropyLoss())")
     assert printed[:4] == [[], [], [], []]
     (finding,) = printed[4]
-    assert finding.startswith("XG101 cell [4] line 2: loss_fn (nn.CrossEntropyLoss at cell [6] line 1)")
-    assert finding.endswith("(when called from cell [6] line 1)")
+    assert finding.startswith("XG101 cell [4], line 2: loss_fn (nn.CrossEntropyLoss at cell [6], line 1)")
+    assert finding.endswith("(when called from cell [6], line 1)")
 
 
 def test_cells_run_before_the_extension_was_loaded_are_the_context(cells: Cells) -> None:
@@ -101,7 +101,7 @@ def test_cells_run_before_the_extension_was_loaded_are_the_context(cells: Cells)
         cells.run(source)
     assert cells.load().err == ""
     assert cells.run("loss = criterion(F.softmax(torch.randn(8, 3), dim=1), y)").findings == [
-        "XG101 line 1: criterion (nn.CrossEntropyLoss at cell [2] line 1) applies log_softmax itself, but its input "
+        "XG101 line 1: criterion (nn.CrossEntropyLoss at cell [2], line 1) applies log_softmax itself, but its input "
         "is probabilities from F.softmax at line 1; pass the raw logits"
     ]
 
@@ -180,7 +180,7 @@ def test_log_mode_logs_instead_of_printing(cells: Cells, caplog: pytest.LogCaptu
     assert ran.findings == [] and ran.err == ""
     # The static check before the cell, then the runtime guard (in the same mode) while it runs.
     assert [(r.levelno, r.getMessage().split(":")[0]) for r in caplog.records] == [
-        (logging.ERROR, "XG101 line 1"), (logging.ERROR, "XG101 at cell [6] line 1")]
+        (logging.ERROR, "XG101 line 1"), (logging.ERROR, "XG101 at cell [6], line 1")]
 
 
 def test_static_off_then_on_catches_up_on_the_cells_run_meanwhile(cells: Cells) -> None:
@@ -189,7 +189,7 @@ def test_static_off_then_on_catches_up_on_the_cells_run_meanwhile(cells: Cells) 
     cells.run("%xentguard static on")
     ran = cells.run("l2 = criterion(F.softmax(x, dim=1), y)")
     assert ran.findings == [
-        "XG101 line 1: criterion (nn.CrossEntropyLoss at cell [5] line 1) applies log_softmax itself, but its input "
+        "XG101 line 1: criterion (nn.CrossEntropyLoss at cell [5], line 1) applies log_softmax itself, but its input "
         "is probabilities from F.softmax at line 1; pass the raw logits"
     ]
 

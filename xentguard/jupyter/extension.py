@@ -34,7 +34,7 @@ class CellRejected(InputRejected):
 
     def __init__(self, cell: str, findings: list[Finding], current: str) -> None:
         first = findings[0]
-        where = f"line {first.line}" if first.path == current else f"{cell_label(first.path)} line {first.line}"
+        where = f"line {first.line}" if first.path == current else f"{cell_label(first.path)}, line {first.line}"
         more = f" and {len(findings) - 1} more" if len(findings) > 1 else ""
         super().__init__(
             f"xentguard: {cell} was not run: {first.code} at {where}{more} (mode raise; "
@@ -226,3 +226,5 @@ class Extension:
                 LOGGER.log(logging.ERROR if error else logging.WARNING, text)
             else:
                 print(text, file=sys.stderr)
+        if findings and self.mode != "log":
+            sys.stderr.flush()  # under the cell before anything the cell itself prints

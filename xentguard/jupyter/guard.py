@@ -75,7 +75,7 @@ class RuntimeGuard:
         self.foreign = False
 
     def _format_warning(self, message: Any, category: Any, filename: str, lineno: int, line: Any = None) -> str:
-        """A finding in a cell reads ``XentGuardWarning: XG101 at cell [7] line 4: ...``: the
+        """A finding in a cell reads ``XentGuardWarning: XG101 at cell [7], line 4: ...``: the
         message names the cell already, the hashed file name IPython compiled it under
         would only add noise. Every other warning is formatted as before."""
         original = self._original_format or warnings._formatwarning_orig  # type: ignore[attr-defined]
@@ -92,7 +92,7 @@ class RuntimeGuard:
         self._cell, self._timed_body = number, timed_body
 
     def name_site(self, filename: str, line: int) -> str | None:
-        """``cell [7] line 4`` for code compiled from a cell (IPython knows its number)."""
+        """``cell [7], line 4`` for code compiled from a cell (IPython knows its number)."""
         if filename == _TIMED_EXEC:
             # %%time compiles its body (the cell below the magic line) under this name.
             return runtime_site(self._cell, line + 1) if self._cell is not None and self._timed_body else None

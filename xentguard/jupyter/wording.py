@@ -1,7 +1,8 @@
 """How findings read under a cell: ``XG101 line 4: ...``, cells named as the user sees them.
 
 The static messages name other files ``path:line``; a cell's path is ``<cell [N]>``, which
-reads better as ``cell [N] line L``, the ``In [N]`` the notebook shows.
+reads better as ``cell [N], line L`` (the ``In [N]`` the notebook shows; ``xentguard check``
+words positions in notebooks the same way, with the code cell's index).
 """
 
 from __future__ import annotations
@@ -30,12 +31,12 @@ def describe(finding: Finding, current: str) -> str:
         finding.message)
     if finding.path != current:
         # "line N" in a message means the finding's own file: here that is another cell.
-        body = _SAME_FILE_LINE.sub(f"at {cell_label(finding.path)} line \\1", body)
-    body = _CELL_POSITION.sub(r"cell [\1] line \2", body)
-    where = f"line {finding.line}" if finding.path == current else f"{cell_label(finding.path)} line {finding.line}"
+        body = _SAME_FILE_LINE.sub(f"at {cell_label(finding.path)}, line \\1", body)
+    body = _CELL_POSITION.sub(r"cell [\1], line \2", body)
+    where = f"line {finding.line}" if finding.path == current else f"{cell_label(finding.path)}, line {finding.line}"
     return f"{finding.code} {where}: {body}"
 
 
 def runtime_site(number: int, line: int) -> str:
     """Where a runtime finding happened, as :func:`describe` names cells."""
-    return f"cell [{number}] line {line}"
+    return f"cell [{number}], line {line}"

@@ -66,7 +66,7 @@ class Site:
         return f"{_display_path(self.filename)}:{self.lineno}"
 
 
-# Functions naming a code location for messages, (filename, line) -> "cell [3] line 4" or
+# Functions naming a code location for messages, (filename, line) -> "cell [3], line 4" or
 # None. The Jupyter extension adds one: a cell's filename is a hashed temporary name that
 # means nothing to the user, its execution number does.
 _SITE_NAMERS: list[Callable[[str, int], str | None]] = []
