@@ -89,6 +89,17 @@ def test_runtime_findings_name_the_cell_and_line(cells: Cells) -> None:
     assert other.startswith("lib.py:3: UserWarning: x")
 
 
+@pytest.mark.parametrize("magic", ["%%time", "%%capture out"])
+def test_runtime_findings_in_a_cell_magics_body_name_the_cell_and_line(cells: Cells, magic: str) -> None:
+    cells.load()
+    cells.run("import torch\nimport torch.nn as nn\ncriterion = getattr(nn, 'CrossEntropyLoss')()")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        cells.run(f"{magic}\ny = torch.zeros(8, dtype=torch.long)\nloss = criterion(torch.randn(8, 3).softmax(1), y)")
+    messages = [str(w.message) for w in caught if isinstance(w.message, xentguard.XentGuardWarning)]
+    assert [m.split(":")[0] for m in messages] == ["XG101 at cell [3], line 3"]
+
+
 def test_runtime_raise_mode_raises_in_the_cell(cells: Cells) -> None:
     cells.load()
     cells.run("import torch\nimport torch.nn as nn\ncriterion = getattr(nn, 'CrossEntropyLoss')()")

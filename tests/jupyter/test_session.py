@@ -1,4 +1,4 @@
-"""The session behind the extension, without IPython: incremental, one walk per cell."""
+"""The session behind the extension (it needs no IPython): incremental, one walk per cell."""
 
 from __future__ import annotations
 
@@ -78,6 +78,7 @@ def test_trivial_and_long_cells(source: str) -> None:
 
 @pytest.mark.filterwarnings("ignore::xentguard.XentGuardWarning")
 def test_loaded_from_the_ipython_config_before_any_cell(cells: Cells, shell: InteractiveShell) -> None:
+    pytest.importorskip("torch")
     # c.InteractiveShellApp.extensions = ["xentguard"] loads it this way, before cell 1.
     shell.extension_manager.load_extension("xentguard")
     cells.run("import torch.nn as nn\nimport torch.nn.functional as F\nimport torch")

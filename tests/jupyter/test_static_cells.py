@@ -224,3 +224,11 @@ def test_internal_errors_are_one_line_and_the_cell_still_runs(cells: Cells, monk
     ran = cells.run("value = 41 + 1")
     assert cells.ns["value"] == 42
     assert ran.err.strip() == "xentguard: internal error checking this cell: RuntimeError('boom')"
+
+
+def test_a_capture_cell_is_checked_once_and_its_findings_are_not_captured(cells: Cells) -> None:
+    session(cells, IMPORTS, "criterion = nn.CrossEntropyLoss()", DATA)
+    ran = cells.run("%%capture captured\nprint('inside')\nloss = criterion(F.softmax(x, dim=1), y)\n")
+    assert [line.split(":")[0] for line in ran.findings] == ["XG101 line 3"]  # once, and visible
+    assert "inside" in cells.ns["captured"].stdout
+    assert "XG101 line" not in cells.ns["captured"].stderr  # the body IPython runs as a cell is not checked again

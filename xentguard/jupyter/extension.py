@@ -170,10 +170,11 @@ class Extension:
     def _pre_run_cell(self, info: Any) -> None:
         self._running.append(info)
         if len(self._running) > 1:
+            # Run by the outer cell's magic (the body of %%capture), stored under this number.
+            self.guard.nested_cell(int(getattr(self.shell, "execution_count", 0)))
             return
         self._gate.rejection = None
-        raw = str(getattr(info, "raw_cell", ""))
-        self.guard.running_cell(self._next_number, timed_body=raw.lstrip().startswith("%%time"))
+        self.guard.running_cell(self._next_number, _cell_magic(str(getattr(info, "raw_cell", ""))))
         if not self.static:
             return
         try:
@@ -211,6 +212,7 @@ class Extension:
         elif info is not None and info in self._running:
             del self._running[self._running.index(info):]
         if self._running:
+            self.guard.nested_cell(None)
             return  # a cell run by a magic of the outer one ended
         self._gate.rejection = None
         self.guard.running_cell(None)
@@ -228,3 +230,12 @@ class Extension:
                 print(text, file=sys.stderr)
         if findings and self.mode != "log":
             sys.stderr.flush()  # under the cell before anything the cell itself prints
+
+
+def _cell_magic(raw: str) -> str | None:
+    """``time`` for a cell starting ``%%time``: its body's code is compiled apart."""
+    first = raw.lstrip().split("\n", 1)[0]
+    if not first.startswith("%%"):
+        return None
+    name = first[2:].split(None, 1)
+    return name[0] if name else None

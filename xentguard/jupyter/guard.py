@@ -39,7 +39,8 @@ class RuntimeGuard:
         self.unavailable = False  # torch missing, known once tried
         self.foreign = False  # the user's own install() was in place: left alone
         self._cell: int | None = None  # the number of the cell running now
-        self._timed_body = False  # it is a %%time cell
+        self._magic: str | None = None  # the cell magic of the running cell ("time", "capture")
+        self._nested: int | None = None  # the number IPython gave the %%capture body it runs as a cell
         self._original_format: Any = None  # warnings.formatwarning before ours
 
     def start(self, mode: str) -> bool:
@@ -88,16 +89,24 @@ class RuntimeGuard:
             pass
         return str(original(message, category, filename, lineno, line))
 
-    def running_cell(self, number: int | None, timed_body: bool = False) -> None:
-        self._cell, self._timed_body = number, timed_body
+    def running_cell(self, number: int | None, magic: str | None = None) -> None:
+        self._cell, self._magic, self._nested = number, magic, None
+
+    def nested_cell(self, number: int | None) -> None:
+        self._nested = number
 
     def name_site(self, filename: str, line: int) -> str | None:
         """``cell [7], line 4`` for code compiled from a cell (IPython knows its number)."""
         if filename == _TIMED_EXEC:
             # %%time compiles its body (the cell below the magic line) under this name.
-            return runtime_site(self._cell, line + 1) if self._cell is not None and self._timed_body else None
+            return runtime_site(self._cell, line + 1) if self._cell is not None and self._magic == "time" else None
         label = self._shell.compile.format_code_name(filename)
         if not label:
             return None
         match = _CELL_NUMBER.search(str(label[1]))
-        return runtime_site(int(match.group(1)), line) if match else None
+        if not match:
+            return None
+        number = int(match.group(1))
+        if self._cell is not None and self._magic == "capture" and number == self._nested:
+            return runtime_site(self._cell, line + 1)  # %%capture ran its body as a cell of its own
+        return runtime_site(number, line)
