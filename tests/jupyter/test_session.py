@@ -86,3 +86,13 @@ def test_loaded_from_the_ipython_config_before_any_cell(cells: Cells, shell: Int
     ran = cells.run("loss = criterion(F.softmax(torch.randn(8, 3), dim=1), torch.zeros(8, dtype=torch.long))")
     assert [line.split(":")[0] for line in ran.findings] == ["XG101 line 1"]
     assert "(nn.CrossEntropyLoss at cell [2], line 1)" in ran.findings[0]
+
+
+def test_pathologically_nested_cells_give_no_claim_rather_than_a_crash() -> None:
+    session = Session()
+    for terms in (2_000, 20_000):  # the analysis recurses deeply / the parser gives up
+        deep = "import torch.nn.functional as F\nx = F.softmax(" + " + ".join(["y"] * terms) + ", dim=1)\n"
+        report = session.check(terms, deep)
+        assert report is None or report.findings == ()
+    after = session.check(2, "import torch.nn.functional as F\nlp = F.log_softmax(z, dim=1)\n")
+    assert after is not None and after.findings == ()

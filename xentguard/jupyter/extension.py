@@ -152,7 +152,13 @@ class Extension:
         found: list[Finding] = []
         for number, raw in self.executed_cells():
             source = self._transform(raw)
-            report = session.check(number, source, self._transform_or_raise) if source is not None else None
+            try:
+                report = session.check(number, source, self._transform_or_raise) if source is not None else None
+            except Exception as error:  # one cell the analysis cannot follow: go on with the next
+                if os.environ.get("XENTGUARD_DEBUG"):
+                    raise
+                print(f"xentguard: internal error checking cell [{number}]: {error!r}", file=sys.stderr)
+                continue
             if report is not None:
                 found.extend(report.findings)
         return session, found

@@ -65,7 +65,8 @@ class Session:
     def check(self, number: int, source: str, transform: Transform | None = None) -> CellReport | None:
         """Walk one cell (the transformed source the kernel will execute) into the session.
 
-        None when the cell does not parse: IPython reports the syntax error itself.
+        None when the cell does not parse: IPython reports the syntax error itself. Other
+        errors of the analysis propagate: the extension words them in one line.
         """
         tree = _parse(source)
         if tree is None:
@@ -75,9 +76,12 @@ class Session:
         self._noqa[path] = NoqaIndex(source)
         file = SourceFile(path, source, tree)
         self._forget_call_results()
-        self.analyzer.run_module(file, self.scope)
-        self.analyzer.drain(path)
         self.cells_checked += 1
+        try:
+            self.analyzer.run_module(file, self.scope)
+            self.analyzer.drain(path)
+        except RecursionError:
+            return CellReport(path, ())  # pathologically nested code: no claim rather than a crash
         if _defines_functions(tree):
             self._defining.append(path)
         return CellReport(path, tuple(self._new_findings(path)))
