@@ -5,11 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import hypothesmith
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from IPython.core.interactiveshell import InteractiveShell
 
 from tests.jupyter.conftest import Cells
 from xentguard.jupyter.session import Session
+from xentguard.jupyter.wording import describe
 
 ROUND = [
     "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\n",
@@ -96,3 +100,14 @@ def test_pathologically_nested_cells_give_no_claim_rather_than_a_crash() -> None
         assert report is None or report.findings == ()
     after = session.check(2, "import torch.nn.functional as F\nlp = F.log_softmax(z, dim=1)\n")
     assert after is not None and after.findings == ()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.lists(hypothesmith.from_grammar(), min_size=1, max_size=3))
+def test_generated_cells_never_crash_the_session(sources: list[str]) -> None:
+    session = Session()
+    session.check(1, "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\nsoftmax = F.softmax\n")
+    for number, source in enumerate(sources, start=2):
+        report = session.check(number, source)
+        for finding in report.findings if report is not None else ():
+            assert describe(finding, report.path if report is not None else "").startswith(finding.code)
