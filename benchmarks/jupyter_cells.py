@@ -9,9 +9,10 @@ extension's own measure the time spent in its callbacks; the AST transformers' p
 is registered) is timed by wrapping ``transform_ast``. The runtime guard's cost inside loss
 calls is ``runtime_cpu.py``'s subject, not this script's.
 
-Printed: the median added ms per cell, the mean of the last 10 cells against the first 10
-(the same ten cells, 50 cells later: growth with history shows as a ratio above 1), and
-for contrast the cost of re-walking the whole history at each cell instead.
+Printed: the median added ms per cell, the last 10 cells against the first 10 (the same
+ten cells, 50 cells later: growth with history shows as a ratio above 1), the same for
+the static check alone (without the kernel's own work around it, whose heap grows as the
+cells run), and for contrast the cost of re-walking the whole history at each cell instead.
 
     python benchmarks/jupyter_cells.py [--repeats 5] [--rounds 6] [--no-compare] [--clock cpu|wall]
 
@@ -281,6 +282,37 @@ def full_rewalk_cost(cells: list[str], at: list[int], repeats: int) -> dict[int,
     return out
 
 
+def session_only(cells: list[str], repeats: int) -> list[list[float]]:
+    """Seconds of the static check alone (``Session.check``), per cell, for each session."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from xentguard.jupyter.session import Session
+
+    shell = InteractiveShell.instance()
+    transformed = [shell.transform_cell(cell) for cell in cells]
+    runs = []
+    for _ in range(repeats):
+        session, times = Session(), []
+        for number, source in enumerate(transformed, start=1):
+            start = clock()
+            session.check(number, source, shell.transform_cell)
+            times.append(clock() - start)
+        runs.append(times)
+    return runs
+
+
+def summarise(title: str, per_cell_ms: list[float], gc_ms: list[float] | None = None) -> None:
+    print(title)
+    for start in range(0, len(per_cell_ms), 10):
+        row = per_cell_ms[start:start + 10]
+        print(f"  cells {start + 1:>2}-{start + 10:<2} " + " ".join(f"{ms:6.2f}" for ms in row))
+    collected = f"; garbage collections inside the callbacks: {sum(gc_ms):.1f} ms over the session" if gc_ms else ""
+    print(f"median per cell: {statistics.median(per_cell_ms):.2f} ms (max {max(per_cell_ms):.2f} ms{collected})")
+    for name, pick in (("median", statistics.median), ("mean", statistics.mean)):
+        first, last = pick(per_cell_ms[:10]), pick(per_cell_ms[-10:])
+        print(f"last 10 / first 10 ({name}): {last:.2f} / {first:.2f} ms = {last / first:.2f}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=5, help="sessions run; per-cell medians over them")
@@ -295,19 +327,11 @@ def main(argv: list[str] | None = None) -> int:
     runs = [run_session(cells) for _ in range(args.repeats)]
     per_cell_ms = [statistics.median(run[i][0] for run in runs) * 1000 for i in range(len(cells))]
     gc_ms = [statistics.median(run[i][1] for run in runs) * 1000 for i in range(len(cells))]
-    print(f"{len(cells)} cells, {args.repeats} sessions; ms added per cell (median over sessions):")
-    for start in range(0, len(cells), 10):
-        row = per_cell_ms[start:start + 10]
-        print(f"  cells {start + 1:>2}-{start + 10:<2} " + " ".join(f"{ms:6.2f}" for ms in row))
-    print(f"median per cell: {statistics.median(per_cell_ms):.2f} ms (max {max(per_cell_ms):.2f} ms; "
-          f"garbage collections inside the callbacks: {sum(gc_ms):.1f} ms over the session)")
-    for name, pick in (("median", statistics.median), ("mean", statistics.mean)):
-        first, last = pick(per_cell_ms[:10]), pick(per_cell_ms[-10:])
-        print(f"last 10 / first 10 ({name}): {last:.2f} / {first:.2f} ms = {last / first:.2f}")
-    without_gc = [total - collected for total, collected in zip(per_cell_ms, gc_ms)]
-    first, last = statistics.mean(without_gc[:10]), statistics.mean(without_gc[-10:])
-    print(f"last 10 / first 10 (mean, garbage collections left out): {last:.2f} / {first:.2f} ms = "
-          f"{last / first:.2f}")
+    summarise(f"{len(cells)} cells, {args.repeats} sessions in IPython; ms added per cell (median over sessions):",
+              per_cell_ms, gc_ms)
+    alone = session_only(cells, args.repeats)
+    summarise("the static check alone (Session.check on the transformed cells, no kernel around it):",
+              [statistics.median(run[i] for run in alone) * 1000 for i in range(len(cells))])
     if not args.no_compare:
         at = sorted({10, len(cells) // 2, len(cells)})
         full = full_rewalk_cost(cells, at, args.repeats)
