@@ -104,6 +104,7 @@ def test_pathologically_nested_cells_give_no_claim_rather_than_a_crash() -> None
     assert after is not None and after.findings == ()
 
 
+@pytest.mark.filterwarnings("ignore::SyntaxWarning")  # hypothesmith compiles what it generates
 @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 @given(st.lists(hypothesmith.from_grammar(), min_size=1, max_size=3))
 def test_generated_cells_never_crash_the_session(sources: list[str]) -> None:
