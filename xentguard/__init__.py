@@ -3,7 +3,8 @@
 Importing this package never imports torch: the static checker (flake8 plugin and CLI)
 runs without it. The runtime guard's names (``install``, ``uninstall``, ``guard``,
 ``flush``, ``XentGuardWarning``, ``LossMisuseError``) are loaded from
-:mod:`xentguard.runtime` on first use.
+:mod:`xentguard.runtime` on first use. ``%load_ext xentguard`` loads the IPython extension
+(:mod:`xentguard.jupyter`), which imports IPython only then.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ _RUNTIME_NAMES = frozenset(
     {"install", "uninstall", "guard", "flush", "is_installed", "XentGuardWarning", "LossMisuseError"}
 )
 
-__all__ = ["__version__", *sorted(_RUNTIME_NAMES)]
+__all__ = ["__version__", "load_ipython_extension", "unload_ipython_extension", *sorted(_RUNTIME_NAMES)]
 
 
 def __getattr__(name: str) -> Any:
@@ -25,3 +26,17 @@ def __getattr__(name: str) -> Any:
 
         return getattr(runtime, name)
     raise AttributeError(f"module 'xentguard' has no attribute {name!r}")
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext xentguard``: check each cell before it runs, guard the losses while it runs."""
+    from xentguard import jupyter
+
+    jupyter.load(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """``%unload_ext xentguard``: remove every hook and restore the original loss functions."""
+    from xentguard import jupyter
+
+    jupyter.unload(ipython)

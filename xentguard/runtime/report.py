@@ -13,6 +13,7 @@ import os
 import sys
 import threading
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import FrameType
 
@@ -55,7 +56,30 @@ class Site:
 
     @property
     def where(self) -> str:
+        for namer in tuple(_SITE_NAMERS):
+            try:
+                name = namer(self.filename, self.lineno)
+            except Exception:  # a namer must never break the report
+                name = None
+            if name:
+                return name
         return f"{_display_path(self.filename)}:{self.lineno}"
+
+
+# Functions naming a code location for messages, (filename, line) -> "cell [3], line 4" or
+# None. The Jupyter extension adds one: a cell's filename is a hashed temporary name that
+# means nothing to the user, its execution number does.
+_SITE_NAMERS: list[Callable[[str, int], str | None]] = []
+
+
+def add_site_namer(namer: Callable[[str, int], str | None]) -> None:
+    if namer not in _SITE_NAMERS:
+        _SITE_NAMERS.append(namer)
+
+
+def remove_site_namer(namer: Callable[[str, int], str | None]) -> None:
+    if namer in _SITE_NAMERS:
+        _SITE_NAMERS.remove(namer)
 
 
 _TORCH_DIR = os.path.dirname(torch.__file__) + os.sep

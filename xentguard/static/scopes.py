@@ -73,11 +73,19 @@ class Scope:
         if len(others) == 1:
             self.bindings = dict(others[0].bindings)
             return
-        names: set[str] = set()
-        for other in others:
-            names.update(other.bindings)
-        merged: dict[str, Binding] = {}
-        for name in names:
+        # Branches are forks of one scope: most names hold the very same binding in all of
+        # them. Only the names some branch changed (or lacks) are joined; the rest is one
+        # dict copy. (A notebook's module scope holds every global of the session, and each
+        # module-level loop or if merges it.)
+        base = others[0].bindings
+        changed: set[str] = set()
+        for other in others[1:]:
+            bindings = other.bindings
+            changed.update(name for name, binding in bindings.items() if base.get(name) is not binding)
+            if len(bindings) != len(base) or changed:
+                changed.update(base.keys() - bindings.keys())
+        merged = dict(base)
+        for name in changed:
             found = [other.bindings.get(name) for other in others]
             present = [b for b in found if b is not None]
             if len(present) != len(found) and self.parent is not None and name not in self.local_names:
