@@ -9,13 +9,14 @@ walked once however often it is called; recursion yields ``UNKNOWN``.
 from __future__ import annotations
 
 import ast
+import re
 from typing import Callable
 
 from xentguard.static import torch_api as api
 from xentguard.static.calls import Calls
 from xentguard.static.checks import Checks
 from xentguard.static.expressions import Expressions
-from xentguard.static.hotness import hot_names
+from xentguard.static.hotness import Hotness, hotness
 from xentguard.static.kinds import (
     UNBOUND,
     UNKNOWN,
@@ -30,6 +31,7 @@ from xentguard.static.kinds import (
     Mapping,
     Ref,
     Sequential,
+    Tensor,
     TupleOf,
     Unbound,
     Unknown,
@@ -37,6 +39,7 @@ from xentguard.static.kinds import (
     join_all,
     map_cases,
 )
+from xentguard.static.prefilter import import_statements
 from xentguard.static.scopes import ClassInfo, FunctionInfo, Scope
 from xentguard.static.source import SourceFile
 from xentguard.static.syntax import (
@@ -86,7 +89,7 @@ class Analyzer(Expressions, Calls):
         self._rewalks: dict[tuple[object, ...], int] = {}
         self._contexts: dict[FunctionInfo, int] = {}
         self._lazy_values: dict[LazyImport, Value] = {}
-        self._hot: dict[SourceFile, frozenset[str] | None] = {}
+        self._hot: dict[SourceFile, Hotness] = {}
         # Functions not walked yet with unknown arguments, by file.
         self.pending: dict[str, list[FunctionInfo]] = {}
 
@@ -116,34 +119,29 @@ class Analyzer(Expressions, Calls):
         call and mentions a name through which a sink is reached (see :mod:`hotness`)."""
         if isinstance(fn.node, ast.Lambda):
             return True
-        if not fn.facts.makes_calls:
-            return False
-        hot = self.hot_words(fn.file)
-        return hot is None or not hot.isdisjoint(fn.facts.mentions)
-
-    def hot_words(self, file: SourceFile) -> frozenset[str] | None:
-        if file not in self._hot:
-            self._hot[file] = hot_names(file.tree, self._project_imports(file))
-        return self._hot[file]
+        hot = self._hot.get(fn.file)
+        if hot is None:
+            hot = self._hot[fn.file] = hotness(fn.file.tree, self._project_imports(fn.file))
+        known = hot.worth_walking(fn.node)
+        if known is not None:
+            return known
+        # A function nested in another one: its own facts, the file's hot names.
+        return fn.facts.makes_calls and hot.reaches(fn.facts.mentions)
 
     def _project_imports(self, file: SourceFile) -> set[str]:
-        """Names the file binds from project modules (anything of them may reach a sink)."""
+        """Names the file binds from project modules (anything of them may reach a sink):
+        every word of an import statement naming one, read off the text (imports inside
+        functions included), a superset of what they bind."""
         names: set[str] = set()
         if self.public_names is None:
             return names
-        for node in walk(file.tree):
-            if isinstance(node, ast.Import):
-                for alias in node.names:
-                    if not is_torch(alias.name) and self.public_names(file, alias.name, 0) is not None:
-                        names.add(alias.asname or alias.name.split(".")[0])
-            elif isinstance(node, ast.ImportFrom):
-                module = node.module or ""
-                if node.level == 0 and is_torch(module):
-                    continue
-                if self.public_names(file, module, node.level) is not None or any(
-                        self.public_names(file, f"{module}.{a.name}" if module else a.name, node.level) is not None
-                        for a in node.names):
-                    names.update(a.asname or a.name for a in node.names)
+        for statement, module, level in import_statements(file.source):
+            if level == 0 and is_torch(module):
+                continue
+            words = set(re.findall(r"\w+", statement)) - {"from", "import", "as"}
+            if self.public_names(file, module, level) is not None or any(
+                    self.public_names(file, f"{module}.{w}" if module else w, level) is not None for w in words):
+                names.update(words)
         return names
 
     def queue(self, fn: FunctionInfo) -> None:
@@ -461,7 +459,10 @@ class Analyzer(Expressions, Calls):
             self.ev(target.slice, frame)
             container = self.ev(target.value, frame)
             key = literal(target.slice)
-            if isinstance(container, (Fresh, ExpOf)) and isinstance(target.value, ast.Name):
+            if isinstance(container, Tensor) and isinstance(target.value, ast.Name):
+                # ``dist[:, pad] = 0``: a tensor written into is no longer of its kind.
+                frame.scope.bind(target.value.id, Binding(UNKNOWN))
+            elif isinstance(container, (Fresh, ExpOf)) and isinstance(target.value, ast.Name):
                 # ``buf[i] = exp(s)``: the buffer holds exp values (else: no longer known).
                 filled = value if isinstance(value, ExpOf) and not value.summed and (
                     not isinstance(container, ExpOf) or container == value) else UNKNOWN

@@ -41,6 +41,8 @@ def analyze_source(
         # this one: what that file passes in matters.
         may_receive = not relevant and _may_receive_from_importers(project, path) and bool(
             project.relevant_importers(os.path.abspath(path)))
+        if tree is None and (relevant or may_receive):
+            tree = project.known_tree(path, source)  # walked already as some file's import
         if tree is None and (relevant or may_receive or report_syntax_errors):
             parsed = parse(source, path)
             if isinstance(parsed, Finding):

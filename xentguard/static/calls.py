@@ -10,6 +10,7 @@ from xentguard.static import torch_api as api
 from xentguard.static.kinds import (
     FRESH,
     UNKNOWN,
+    Binding,
     Cases,
     ClassRef,
     Const,
@@ -74,7 +75,11 @@ class Calls:
             if k.arg is None:
                 self.ev(k.value, frame)
         if isinstance(callee, Unknown) and receiver is not None and isinstance(func, ast.Attribute):
-            return self.method_call(receiver, func.attr, node, args, frame)
+            result = self.method_call(receiver, func.attr, node, args, frame)
+            if _overwrites(receiver, func) and isinstance(func.value, ast.Name):
+                # ``dist.fill_(eps)``, ``p.scatter_(...)``: the values are no longer of the kind.
+                frame.scope.bind(func.value.id, Binding(UNKNOWN))
+            return result
         return self.call(callee, node, args, kwargs, frame, discarded)
 
     def method_call(self, receiver: Value, method: str, node: ast.Call, args: tuple[Value, ...],
@@ -105,7 +110,7 @@ class Calls:
         if kind is not None:
             return Tensor(kind, self.checks.origin(f"Tensor.{method}", node.func, frame.file))
         if method == "log":
-            return self.checks.log_of(receiver, node, frame.file, inline_arg=node.func.value)  # type: ignore[attr-defined]
+            return self.checks.log_of(receiver, node, frame.file, node.func.value, frame.scope)  # type: ignore[attr-defined]
         if method == "exp":
             return self.checks.exp_of(receiver, node, node.func.value, frame.file)  # type: ignore[attr-defined]
         if method in ("sum", "nansum") and isinstance(receiver, ExpOf) and not receiver.summed:
@@ -249,7 +254,7 @@ class Calls:
         loss = api.LOSS_CLASSES.get(name)
         if loss is not None:
             spelled = file.short(node.func)
-            return LossFn(loss, spelled, self.checks.origin(spelled, node, file))
+            return LossFn(loss, spelled, self.checks.origin(spelled, node, file), log_target=_log_target(node))
         if name in api.SEQUENTIAL:
             layers = _spread(node, args)
             if layers is None or node.keywords:
@@ -270,7 +275,7 @@ class Calls:
         if name in api.PARTIAL:
             return _partial(node, args, kwargs, file)
         if name in api.LOG_FUNCTIONS and args:
-            return self.checks.log_of(args[0], node, file, inline_arg=node.args[0])
+            return self.checks.log_of(args[0], node, file, node.args[0], frame.scope)
         if name in api.EXP_FUNCTIONS and args:
             return self.checks.exp_of(args[0], node, node.args[0], file)
         if name in api.SUM_FUNCTIONS and args:
@@ -377,6 +382,19 @@ def _informative(value: Value) -> bool:
     if isinstance(value, Cases):
         return any(_informative(v) for v in value.values())
     return isinstance(value, (Tensor, LossFn, Layer, Sequential, Instance, FunctionRef, ClassRef, OneOf))
+
+
+def _overwrites(receiver: Value, func: ast.Attribute) -> bool:
+    """An in-place tensor method that writes values (``fill_``, ``scatter_``, ``copy_``),
+    not one that only reshapes in place (``squeeze_``, ``t_``)."""
+    method = func.attr
+    return (isinstance(receiver, Tensor) and method.endswith("_") and not method.startswith("_")
+            and method not in api.TENSOR_METHODS)
+
+
+def _log_target(node: ast.Call) -> bool:
+    return any(k.arg == "log_target" and isinstance(k.value, ast.Constant) and k.value.value is True
+               for k in node.keywords)
 
 
 def _selects_branch(args: tuple[Value, ...], kwargs: tuple[tuple[str, Value], ...]) -> bool:

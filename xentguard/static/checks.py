@@ -24,6 +24,7 @@ from xentguard.static.kinds import (
     Shifted,
     Tensor,
     Unbound,
+    Unknown,
     Value,
 )
 from xentguard.static.scopes import Scope
@@ -128,9 +129,33 @@ class Checks:
             for keyword, (name, kw_value) in zip([k for k in node.keywords if k.arg], kwargs):
                 if name == "input":
                     input_node, value = keyword.value, kw_value
-        if input_node is None:
+        display = self._loss_display(loss, node, file)
+        if input_node is not None:
+            self.loss_input(loss, value, input_node, node, display, file, scope)
+        self.loss_target(loss, node, args, kwargs, display, file)
+
+    def loss_target(self, loss: LossFn, node: ast.Call, args: tuple[Value, ...],
+                    kwargs: tuple[tuple[str, Value], ...], display: str, file: SourceFile) -> None:
+        """XG111: a target in log space where the loss reads probabilities (kl_div without
+        log_target=True, cross_entropy's soft targets)."""
+        if loss.loss not in api.LOG_SPACE_TARGET_LOSSES or loss.bound_args:
             return
-        self.loss_input(loss, value, input_node, node, self._loss_display(loss, node, file), file, scope)
+        if loss.log_target or any(k.arg == "log_target" and not (
+                isinstance(k.value, ast.Constant) and k.value.value is False) for k in node.keywords):
+            return  # log_target=True (or not a literal False: no claim)
+        target_node: ast.expr | None = None
+        target: Value = UNKNOWN
+        if len(node.args) > 1 and not any(isinstance(a, ast.Starred) for a in node.args[:2]):
+            target_node, target = node.args[1], args[1]
+        else:
+            for keyword, (name, kw_value) in zip([k for k in node.keywords if k.arg], kwargs):
+                if name == "target":
+                    target_node, target = keyword.value, kw_value
+        if target_node is None or not isinstance(target, Tensor) or target.kind not in (Kind.LOG_PROBS, Kind.LOGGED):
+            return
+        where, at = (target.entry.file, target.entry.node) if target.entry is not None else (file, target_node)
+        self.report("XG111", at, where, _steps(target.origin), None, at_caller=target.entry is not None,
+                    loss=display, source=self.describe(target.origin, where))
 
     def loss_input(
         self,
@@ -208,8 +233,12 @@ class Checks:
             return
         self.report("XG109", node, file, source=f"{file.short(node.func)}(...)")
 
-    def log_of(self, value: Value, node: ast.Call, file: SourceFile, inline_arg: ast.expr) -> Value:
-        """XG105 (log of softmax) and XG108 (log of a sum of exp)."""
+    def log_of(self, value: Value, node: ast.Call, file: SourceFile, inline_arg: ast.expr, scope: Scope) -> Value:
+        """XG105 (log of softmax), XG112 (log of sigmoid), XG108 (log of a sum of exp)."""
+        if isinstance(value, Tensor) and value.kind is Kind.SIGMOID:
+            fix = fixes.log_of_sigmoid(node, inline_arg, value, file, scope) if value.whole else None
+            self.report("XG112", node, file, _steps(value.origin), fix, source=self.describe(value.origin, file))
+            return Tensor(Kind.LOGGED, value.origin.through(file.short(node.func), file.path, *file.start(node)))
         if isinstance(value, Tensor) and value.kind is Kind.PROBS:
             fix = fixes.log_of_softmax(node, inline_arg, value, file) if value.whole else None
             self.report("XG105", node, file, _steps(value.origin), fix, source=self.describe(value.origin, file))
@@ -217,6 +246,10 @@ class Checks:
                                                                           *file.start(node)))
         if isinstance(value, ExpOf) and value.summed and value.unstable:
             self.report("XG108", node, file, _steps(value.origin), source="log-sum-exp log(sum(exp(x)))")
+            return UNKNOWN
+        if isinstance(value, (Tensor, Unknown)) and not isinstance(value, ExpOf):
+            # log of labels, counts, anything: log space, never probabilities (XG111 as a target).
+            return Tensor(Kind.LOGGED, Origin(file.short(node.func), file.path, *file.start(node)))
         return UNKNOWN
 
     def exp_of(self, value: Value, node: ast.Call, arg: ast.expr, file: SourceFile) -> Value:

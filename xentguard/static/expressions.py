@@ -15,6 +15,7 @@ from xentguard.static.kinds import (
     ExpOf,
     FunctionRef,
     Instance,
+    Kind,
     LazyImport,
     LossFn,
     Mapping,
@@ -178,6 +179,11 @@ class Expressions:
         left = self.ev(node.left, frame)
         right = self.ev(node.right, frame)
         if isinstance(node.op, ast.Sub):
+            if (isinstance(right, Tensor) and right.kind is Kind.SIGMOID and isinstance(node.left, ast.Constant)
+                    and node.left.value == 1):
+                # 1 - sigmoid(x) is sigmoid(-x): log of it is XG112 too (F.logsigmoid(-x)).
+                return right.with_kind_of(Kind.SIGMOID, right.origin.through("1 - sigmoid", frame.file.path,
+                                                                            *frame.file.start(node)))
             return Shifted()
         if isinstance(node.op, ast.Div):
             return self.divided(node, left, right, frame)

@@ -60,6 +60,48 @@ def log_of_softmax(log_call: ast.Call, inline_arg: ast.expr, value: Tensor, file
     return Fix("use log_softmax instead of log(softmax(...))", tuple(e for e in edits if _nonempty(e)))
 
 
+def log_of_sigmoid(log_call: ast.Call, inline_arg: ast.expr, value: Tensor, file: SourceFile,
+                   scope: Scope) -> Fix | None:
+    """``torch.log(torch.sigmoid(x))`` / ``x.sigmoid().log()`` -> ``F.logsigmoid(x)``, and
+    ``torch.log(1 - torch.sigmoid(x))`` -> ``F.logsigmoid(-x)``."""
+    negate = False
+    argument = inline_arg
+    if isinstance(argument, ast.BinOp) and isinstance(argument.op, ast.Sub) and value.origin.via is not None:
+        negate, argument = True, argument.right
+        value = Tensor(value.kind, value.origin.via, value.whole)
+    producer = _inline_producer(argument, value, file)
+    if producer is None:
+        return None
+    tensor = _activation_argument(producer, value)
+    if tensor is None:
+        return None
+    functional = next((name for name, binding in scope_bindings(scope)
+                       if binding == Ref("torch.nn.functional")), None)
+    imports: tuple[tuple[str, str], ...] = ()
+    if functional is not None:
+        call = f"{functional}.logsigmoid"
+    else:
+        existing = scope.lookup("logsigmoid")
+        if existing is not None and existing.value != Ref("torch.nn.functional.logsigmoid"):
+            return None
+        call, imports = "logsigmoid", (() if existing is not None else (("torch.nn.functional", "logsigmoid"),))
+    text = file.text(tensor)
+    if negate:
+        text = f"-{text}" if isinstance(tensor, (ast.Name, ast.Attribute, ast.Call, ast.Subscript)) else f"-({text})"
+    return Fix("use logsigmoid instead of log(sigmoid(...))", (_replace(log_call, f"{call}({text})", file),), imports)
+
+
+def scope_bindings(scope: Scope) -> list[tuple[str, object]]:
+    """Every name visible in ``scope`` with its value, innermost first."""
+    seen: dict[str, object] = {}
+    current: Scope | None = scope
+    while current is not None:
+        for name, binding in current.bindings.items():
+            seen.setdefault(name, binding.value)
+        current = current.parent
+    return list(seen.items())
+
+
 def _nonempty(edit: TextEdit) -> bool:
     return (edit.line, edit.col) != (edit.end_line, edit.end_col) or bool(edit.text)
 

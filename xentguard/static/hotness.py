@@ -18,21 +18,28 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 from xentguard.static import torch_api as api
 from xentguard.static.walk import walk
 
-# The torch names that are sinks or make the kinds sinks see: activations, losses, log,
-# exp, the library trainers. (Linear layers make logits, which matter only at a loss.)
-SINK_WORDS = frozenset(
-    qualname.rsplit(".", 1)[-1]
-    for table in (
-        {q: k for q, k in {**api.PRODUCER_FUNCTIONS, **api.PRODUCER_LAYERS}.items() if k.name != "LOGITS"},
-        api.PRODUCER_METHODS, api.LOSS_FUNCTIONS, api.LOSS_CLASSES, api.LOG_FUNCTIONS, api.EXP_FUNCTIONS,
-        api.TRAINERS,
-    )
-    for qualname in table
-) | {"log", "exp"}
+
+def _leaves(*tables: object) -> frozenset[str]:
+    return frozenset(str(q).rsplit(".", 1)[-1] for table in tables for q in table)  # type: ignore[attr-defined]
+
+
+# The torch names where findings are made: losses (and library trainers, which call them),
+# log and exp. A definition that mentions one, or a hot name, is hot, and so are the
+# functions that mention it.
+CONSUMING_WORDS = _leaves(api.LOSS_FUNCTIONS, api.LOSS_CLASSES, api.LOG_FUNCTIONS, api.EXP_FUNCTIONS,
+                          api.TRAINERS) | {"log", "exp"}
+# Activations are findings where they are written (XG109) and make the kinds consuming
+# sinks see, but a definition that only produces probabilities (an attention block, a
+# model ending in softmax) causes no finding in its callers unless they consume it:
+# a function mentioning one is walked, its callers are not on that account.
+SINK_WORDS = CONSUMING_WORDS | _leaves(
+    {q: k for q, k in {**api.PRODUCER_FUNCTIONS, **api.PRODUCER_LAYERS}.items() if k.name != "LOGITS"},
+    api.PRODUCER_METHODS)
 
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 
@@ -48,14 +55,36 @@ def mentions(node: ast.AST) -> set[str]:
     return found
 
 
-def hot_names(tree: ast.Module, project_import: Iterable[str] = ()) -> frozenset[str] | None:
+@dataclass
+class Hotness:
+    """The hot names of a file (None: unknowable), and what each function mentions and
+    whether it makes a call, by function node (from the same pass)."""
+
+    names: frozenset[str] | None
+    functions: dict[int, tuple[bool, frozenset[str]]] = field(default_factory=dict)
+    direct: set[str] = field(default_factory=lambda: set(SINK_WORDS))  # activations, as the file imports them
+
+    def worth_walking(self, node: ast.AST) -> bool | None:
+        """None: the function is not one of this file's top-level functions or methods."""
+        facts = self.functions.get(id(node))
+        if facts is None:
+            return None
+        makes_calls, used = facts
+        return makes_calls and self.reaches(used)
+
+    def reaches(self, used: frozenset[str]) -> bool:
+        return self.names is None or not self.names.isdisjoint(used) or not self.direct.isdisjoint(used)
+
+
+def hotness(tree: ast.Module, project_import: Iterable[str] = ()) -> Hotness:
     """The names of ``tree`` through which a sink can be reached, or None when they cannot
     be known (a star import from the project binds names the text does not show).
     ``project_import``: the names the file binds by importing project modules."""
     definitions: list[tuple[set[str], set[str]]] = []  # (names defined, names mentioned)
-    hot = set(SINK_WORDS) | set(project_import)
-    if not _collect(tree.body, definitions, hot, cls=None):
-        return None
+    hot = set(CONSUMING_WORDS) | set(project_import)
+    result = Hotness(None)
+    if not _collect(tree.body, definitions, hot, None, result.functions, result.direct):
+        return result
     changed = True
     while changed:
         changed = False
@@ -63,16 +92,26 @@ def hot_names(tree: ast.Module, project_import: Iterable[str] = ()) -> frozenset
             if not defined <= hot and used & hot:
                 hot |= defined
                 changed = True
-    return frozenset(hot)
+    result.names = frozenset(hot)
+    return result
 
 
 def _collect(body: list[ast.stmt], definitions: list[tuple[set[str], set[str]]], hot: set[str],
-             cls: str | None) -> bool:
+             cls: str | None, functions: dict[int, tuple[bool, frozenset[str]]], direct: set[str]) -> bool:
     for stmt in body:
         owner = {cls} if cls is not None else set()
         if isinstance(stmt, _FUNCTIONS):
-            definitions.append(({stmt.name, *owner}, mentions(stmt)))
+            used: set[str] = set()
+            definitions.append(({stmt.name, *owner}, used))
+            makes_calls = False
             for node in walk(stmt):
+                if isinstance(node, ast.Name):
+                    used.add(node.id)
+                    continue
+                if isinstance(node, ast.Attribute):
+                    used.add(node.attr)
+                elif isinstance(node, ast.Call):
+                    makes_calls = True
                 if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
                     targets = node.targets if isinstance(node, ast.Assign) else [node.target]
                     attrs = {t.attr for t in targets if isinstance(t, ast.Attribute)}
@@ -82,9 +121,10 @@ def _collect(body: list[ast.stmt], definitions: list[tuple[set[str], set[str]]],
                         "add_module", "register_module", "append", "extend", "update"):
                     # ``self.add_module("head", nn.Softmax())``, ``layers.append(...)``.
                     definitions.append((mentions(node.func.value) | owner, mentions(node)))
+            functions[id(stmt)] = (makes_calls, frozenset(used))
         elif isinstance(stmt, ast.ClassDef):
             definitions.append(({stmt.name, *owner}, {name for base in stmt.bases for name in mentions(base)}))
-            if not _collect(stmt.body, definitions, hot, cls=stmt.name):
+            if not _collect(stmt.body, definitions, hot, stmt.name, functions, direct):
                 return False
             definitions.append((owner, {stmt.name}))
         elif isinstance(stmt, (ast.Import, ast.ImportFrom)):
@@ -94,8 +134,10 @@ def _collect(body: list[ast.stmt], definitions: list[tuple[set[str], set[str]]],
                         return False
                     continue
                 leaf = alias.name.rsplit(".", 1)[-1]
-                if leaf in SINK_WORDS:
+                if leaf in CONSUMING_WORDS:
                     hot.add(alias.asname or leaf)
+                elif leaf in SINK_WORDS and alias.asname:
+                    direct.add(alias.asname)  # ``softmax as sm``: sm is an activation
         elif isinstance(stmt, (ast.If, ast.For, ast.AsyncFor, ast.While, ast.With, ast.AsyncWith, ast.Try)) or (
                 type(stmt).__name__ in ("TryStar", "Match")):
             blocks = [getattr(stmt, name, []) for name in ("body", "orelse", "finalbody")]
@@ -105,7 +147,7 @@ def _collect(body: list[ast.stmt], definitions: list[tuple[set[str], set[str]]],
                 loop_names = {n.id for n in walk(stmt.target) if isinstance(n, ast.Name)}
                 definitions.append((loop_names | owner, mentions(stmt.iter)))
             for block in blocks:
-                if not _collect(block, definitions, hot, cls):
+                if not _collect(block, definitions, hot, cls, functions, direct):
                     return False
         else:
             bound = {n.id for n in walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}

@@ -26,6 +26,7 @@ class Kind(Enum):
     PROBS = "probabilities"
     LOG_PROBS = "log-probabilities"
     SIGMOID = "sigmoid output"
+    LOGGED = "log of a tensor"  # log(labels), log(sigmoid): log space, but no distribution
 
 
 @dataclass(frozen=True)
@@ -188,6 +189,7 @@ class LossFn(Value):
     spelled: str  # as written where it was created: "nn.CrossEntropyLoss", "F.cross_entropy"
     origin: Origin | None  # where the loss object was created (None for a plain function)
     bound_args: int = 0  # positional arguments bound by functools.partial
+    log_target: bool = False  # nn.KLDivLoss(log_target=True): the target is log-probabilities
 
 
 @dataclass(frozen=True)

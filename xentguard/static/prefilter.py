@@ -45,6 +45,27 @@ def mentions_loss(source: str) -> bool:
     return _LOSSES.search(source) is not None
 
 
+# Whole import statements, parenthesised names included.
+_IMPORT_STATEMENT = re.compile(
+    r"^[ \t]*(?:from[ \t]+(\.*[\w.]*)[ \t]+import[ \t]*(?:\([^)]*\)|[^\n]*)|import[ \t]+([^\n]*))", re.MULTILINE)
+
+
+def import_statements(source: str) -> list[tuple[str, str, int]]:
+    """(statement text, module, level) of every import statement; ``import a, b`` gives
+    one entry per module."""
+    found: list[tuple[str, str, int]] = []
+    for match in _IMPORT_STATEMENT.finditer(source):
+        if match.group(1) is not None:
+            spec = match.group(1)
+            found.append((match.group(0), spec.lstrip("."), len(spec) - len(spec.lstrip("."))))
+        else:
+            for part in match.group(2).split("#")[0].split(","):
+                words = part.split()
+                if words:
+                    found.append((part, words[0], 0))
+    return found
+
+
 def imported_modules(source: str) -> list[tuple[str, int]]:
     """(module, level) of every import statement, by text: ``import a, b`` gives both."""
     found: list[tuple[str, int]] = []

@@ -21,7 +21,7 @@ from xentguard.static.checks import Checks
 from xentguard.static.findings import Finding
 from xentguard.static.heap import release_frozen
 from xentguard.static.kinds import Deferred, ModuleValue, Value
-from xentguard.static.prefilter import imported_modules, mentions_loss, might_have_findings
+from xentguard.static.prefilter import import_statements, mentions_loss, might_have_findings
 from xentguard.static.scopes import Scope
 from xentguard.static.source import SourceFile, decode_python, universal_newlines
 from xentguard.static.torch_api import is_torch
@@ -61,11 +61,15 @@ class Project:
         self.root = os.path.abspath(root)
         self.follow_imports = follow_imports
         self._texts: dict[str, str] | None = None
-        self._relevant: dict[str, bool] = {}
+        self._relevant: dict[tuple[str, str], bool] = {}
+        self._loss_files: dict[str, bool] = {}
         self._index: dict[str, list[str]] | None = None
         self._resolved: dict[tuple[str, str, int], str | None] = {}
         self._candidate_paths: dict[tuple[str, str, int], tuple[str, ...]] = {}
         self._public: dict[str, list[str]] = {}
+        self._receivers: dict[str, dict[str, frozenset[str]]] = {}
+        self._words: dict[str, frozenset[str]] = {}
+        self._has_triggers: dict[str, bool] = {}
         self._start_walking()
 
     def reset(self) -> None:
@@ -105,6 +109,13 @@ class Project:
         reported = self._files[key].path
         return sorted(self.checks.findings_for(reported), key=Finding.sort_key)
 
+    def known_tree(self, path: str, source: str) -> ast.Module | None:
+        """The tree of ``path`` if it was read whole already (as an import) with this text."""
+        known = self._files.get(os.path.abspath(path))
+        if known is None or known.imports_only or known.source != universal_newlines(source):
+            return None
+        return known.tree
+
     def analyse(self, key: str) -> ModuleValue | None:
         if key in self._modules:
             return self._modules[key]
@@ -135,12 +146,31 @@ class Project:
 
     def receiving_importers(self, key: str, tree: ast.Module) -> list[str]:
         """The relevant importers that may give this module's receivers what they depend on."""
-        found = receivers(tree)
+        found = self._receivers.get(key)
+        if found is None:
+            found = self._receivers[key] = receivers(tree)
         if not found:
             return []
         texts = self._project_texts()
         return [other for other in self.relevant_importers(key)
-                if any(_may_use(texts[other], name, attributes) for name, attributes in found.items())]
+                if any(self._may_use(other, texts[other], name, attributes) for name, attributes in found.items())]
+
+    def _may_use(self, path: str, text: str, name: str, attributes: frozenset[str]) -> bool:
+        """Whether an importer's text can use the receiver ``name`` the way that matters: it
+        spells the name (any call or construction does), and, when the receiver depends on
+        attributes set by its user, assigns one of them (``.criterion =``) or subclasses it."""
+        words = self._words.get(path)
+        if words is None:
+            words = self._words[path] = frozenset(re.findall(r"\w+", text))
+        if name not in words:
+            return False
+        if not attributes:
+            return True
+        if SUBCLASSED in attributes and re.search(rf"^[ \t]*class[ \t]+\w+[ \t]*\([^)]*\b{re.escape(name)}\b", text,
+                                                  re.MULTILINE):
+            return True
+        return any(attr in words and re.search(rf"\.{re.escape(attr)}\s*=(?!=)", text)
+                   for attr in attributes if attr != SUBCLASSED)
 
     def relevant_importers(self, key: str) -> list[str]:
         """Project files whose import lines name this module and that can pass a kind, a
@@ -149,9 +179,13 @@ class Project:
         path = Path(key)
         stem = path.parent.name if path.stem == "__init__" else path.stem
         importers = self._importer_index().get(stem, ())
-        texts = self._project_texts()
-        return [other for other in importers
-                if other != key and (might_have_findings(texts[other]) or self._relevant_file(other))]
+        return [other for other in importers if other != key and (self._triggers(other) or self._relevant_file(other))]
+
+    def _triggers(self, path: str) -> bool:
+        found = self._has_triggers.get(path)
+        if found is None:
+            found = self._has_triggers[path] = might_have_findings(self._project_texts()[path])
+        return found
 
     def _importer_index(self) -> dict[str, list[str]]:
         if self._index is None:
@@ -162,36 +196,77 @@ class Project:
         return self._index
 
     def imports_relevant_module(self, path: str, source: str) -> bool:
-        """``source`` imports, directly or through a chain of project modules (re-exports),
-        one that spells a loss: worth walking though it spells no trigger itself (its
-        activations and models can only matter to a loss). Text only, nothing parsed."""
+        """``source`` imports a loss from the project: worth walking though it spells no
+        trigger itself (its activations and models can only matter to a loss). A name
+        imported from a module is followed through the modules that re-export it
+        (``from .losses import make_loss`` in a package ``__init__``) to the one that
+        defines it, which must spell a loss; a module imported whole must spell one.
+        Text only, nothing parsed."""
         if not self.follow_imports:
             return False
-        return any(self._relevant_file(candidate) for candidate in self._imported_files(path, source))
+        return self._imports_loss(path, source)
 
-    def _imported_files(self, path: str, source: str) -> list[str]:
-        files: list[str] = []
-        for module, level in imported_modules(source):
+    def _imports_loss(self, path: str, source: str) -> bool:
+        for statement, module, level in import_statements(source):
             if level == 0 and (is_torch(module) or not module):
                 continue
-            files.extend(c for c in self._candidates(path, module, level) if os.path.isfile(c))
-        return files
+            names = _imported_words(statement)
+            for candidate in self._candidates(path, module, level):
+                if not os.path.isfile(candidate):
+                    continue
+                if names is None:  # ``import pkg.mod``: the module itself
+                    if self._mentions_loss(candidate):
+                        return True
+                elif any(self._name_relevant(candidate, name) for name in names):
+                    return True
+                break
+            for name in names or ():  # ``from pkg import losses``: a submodule
+                submodule = f"{module}.{name}" if module else name
+                found = next((c for c in self._candidates(path, submodule, level) if os.path.isfile(c)), None)
+                if found is not None and self._mentions_loss(found):
+                    return True
+        return False
 
-    def _relevant_file(self, candidate: str) -> bool:
-        key = os.path.abspath(candidate)
+    def _name_relevant(self, path: str, name: str) -> bool:
+        """Whether ``name`` of the module at ``path`` may be (or hold) a loss: the module that
+        defines it spells one, following re-exports (``from x import name``, ``*``)."""
+        key = (os.path.abspath(path), name)
         cached = self._relevant.get(key)
         if cached is not None:
             return cached
         self._relevant[key] = False  # an import cycle: the modules on it decide
+        text = self._text(key[0])
+        relevant = self._mentions_loss(key[0])
+        for statement, module, level in import_statements(text):
+            words = _imported_words(statement)
+            if words is None or not (name in words or "*" in words) or (level == 0 and is_torch(module)):
+                continue
+            target = next((c for c in self._candidates(key[0], module, level) if os.path.isfile(c)), None)
+            if target is not None and self._name_relevant(target, name):
+                relevant = True
+                break
+        self._relevant[key] = relevant
+        return relevant
+
+    def _mentions_loss(self, path: str) -> bool:
+        key = os.path.abspath(path)
+        found = self._loss_files.get(key)
+        if found is None:
+            found = self._loss_files[key] = mentions_loss(self._text(key))
+        return found
+
+    def _text(self, key: str) -> str:
         text = self._texts.get(key) if self._texts is not None else None
         if text is None:
             try:
                 text = Path(key).read_text(encoding="utf-8", errors="replace")
             except OSError:
                 text = ""
-        relevant = mentions_loss(text) or any(self._relevant_file(other) for other in self._imported_files(key, text))
-        self._relevant[key] = relevant
-        return relevant
+        return text
+
+    def _relevant_file(self, path: str) -> bool:
+        """An importer that can pass a loss: it imports one (see imports_relevant_module)."""
+        return self._imports_loss(path, self._text(os.path.abspath(path)))
 
     # ------------------------------------------------------------- resolving
     def resolve_import(self, importer: SourceFile, module: str, level: int) -> Value | None:
@@ -309,6 +384,16 @@ class Project:
                     except OSError:
                         continue
         return self._texts
+
+
+def _imported_words(statement: str) -> set[str] | None:
+    """The names a ``from m import a, b as c`` statement imports (``*`` included); None for
+    ``import m``."""
+    if not statement.lstrip().startswith("from"):
+        return None
+    names = statement.split("import", 1)[1]
+    return {part.split()[0] for part in names.replace("(", " ").replace(")", " ").replace("\\", " ").split(",")
+            if part.split() and not part.split()[0].startswith("#")}
 
 
 _DEFINES = re.compile(r"^[ \t]*(?:async[ \t]+def|def|class)[ \t]", re.MULTILINE)
@@ -433,20 +518,6 @@ def _attributes_set_elsewhere(cls: ast.ClassDef) -> frozenset[str] | None:
 
 
 SUBCLASSED = "<subclassed>"  # needed by a receiver: another file derives from the class
-
-
-def _may_use(text: str, name: str, attributes: frozenset[str]) -> bool:
-    """Whether an importer's text can use the receiver ``name`` the way that matters: it
-    spells the name (any call or construction does), and, when the receiver depends on
-    attributes set by its user, assigns one of them (``.criterion =``)."""
-    if re.search(rf"\b{re.escape(name)}\b", text) is None:
-        return False
-    if not attributes:
-        return True
-    if SUBCLASSED in attributes and re.search(rf"^[ \t]*class[ \t]+\w+[ \t]*\([^)]*\b{re.escape(name)}\b", text,
-                                              re.MULTILINE):
-        return True
-    return any(re.search(rf"\.{re.escape(attr)}\s*=(?!=)", text) for attr in attributes if attr != SUBCLASSED)
 
 
 _PROJECTS: dict[str, Project] = {}

@@ -193,6 +193,10 @@ LOSS_RULES: dict[str, dict[Kind, str]] = {
     "binary_cross_entropy": {Kind.SIGMOID: "XG107"},
 }
 
+# Losses whose target must be probabilities (or class indices), never log space (XG111);
+# kl_div's log_target=True is the one explicit exception.
+LOG_SPACE_TARGET_LOSSES = frozenset({"kl_div", "cross_entropy"})
+
 # torch.nn.modules.loss.CrossEntropyLoss and friends are the same classes.
 _SUBMODULE = re.compile(r"^torch\.nn\.modules\.[a-z_]+\.")
 
