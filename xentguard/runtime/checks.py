@@ -399,6 +399,9 @@ def _judge_kind(stats: dict[str, float], plan: Plan) -> list[Finding]:
     elif lk in (NLL, KL):
         if kind == "probs":
             return [Finding("XG103" if lk == NLL else "XG110", source=source)]
+        if kind == "logprobs" and prov is not None and prov.node == "LogBackward0" and not plan.values:
+            # Right kind, fragile spelling: log(softmax(x)) is -inf where softmax rounds to 0.
+            return [Finding("XG105", source=source)]
         if kind == "linear":  # nll_loss only: for kl_div a Linear output is left to the values
             return [Finding("XG104", source=source)]
         if kind is None and plan.values and _above_zero(stats, plan):
@@ -406,6 +409,8 @@ def _judge_kind(stats: dict[str, float], plan: Plan) -> list[Finding]:
             return [Finding("XG104" if lk == NLL else "XG110", source=_value_source(plan, what))]
     elif lk == BCE_LOGITS and kind == "sigmoid":
         return [Finding("XG106", source=source)]
+    elif lk == BCE and kind == "sigmoid":
+        return [Finding("XG107", source=source)]  # advice: off unless selected, as in the linter
     return []
 
 

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from xentguard.catalogue import RULES
+from xentguard.catalogue import DEFAULT_OFF, RULES
 from xentguard.runtime import checks
 from xentguard.runtime.checks import Plan
 from xentguard.runtime.classify import Provenance, inspect_graph, provenance_of, tolerance
@@ -59,21 +59,22 @@ _busy = threading.local()
 # Public API
 
 
-def _make_config(mode: str, once: bool, ignore: Iterable[str]) -> Config:
+def _make_config(mode: str, once: bool, ignore: Iterable[str], select: Iterable[str] = ()) -> Config:
     if mode not in MODES:
         raise ValueError(f"xentguard: unknown mode {mode!r}; expected one of {', '.join(MODES)}")
     if not isinstance(once, bool):
         raise ValueError(f"xentguard: once must be True or False, not {once!r}")
-    if isinstance(ignore, str):
-        ignore = [ignore]
-    codes = frozenset(ignore)
-    unknown = sorted(codes - set(RULES))
-    if unknown:
-        raise ValueError(f"xentguard: unknown rule code(s) in ignore: {', '.join(unknown)}")
-    return Config(mode=mode, once=once, ignore=codes)
+    codes = frozenset([ignore] if isinstance(ignore, str) else ignore)
+    selected = frozenset([select] if isinstance(select, str) else select)
+    for what, given in (("ignore", codes), ("select", selected)):
+        unknown = sorted(given - set(RULES))
+        if unknown:
+            raise ValueError(f"xentguard: unknown rule code(s) in {what}: {', '.join(unknown)}")
+    # Advice-level rules are off unless selected, as in the linter (XG107).
+    return Config(mode=mode, once=once, ignore=codes | (frozenset(DEFAULT_OFF) - selected))
 
 
-def install(mode: str = "warn", *, once: bool = True, ignore: Iterable[str] = ()) -> None:
+def install(mode: str = "warn", *, once: bool = True, ignore: Iterable[str] = (), select: Iterable[str] = ()) -> None:
     """Guard the losses of ``torch.nn.functional`` (and the nn loss modules built on them).
 
     Cost: on CPU a few microseconds per loss call (two tiny reductions when nothing is
@@ -88,9 +89,9 @@ def install(mode: str = "warn", *, once: bool = True, ignore: Iterable[str] = ()
 
     mode: "warn" (XentGuardWarning), "raise" (LossMisuseError for errors, warnings for
     notices) or "log" (logger "xentguard"). once: report each code at each call site once.
-    ignore: rule codes not to report.
+    ignore: rule codes not to report. select: rules that are off by default to turn on (XG107).
     """
-    config = _make_config(mode, once, ignore)
+    config = _make_config(mode, once, ignore, select)
     with _state.lock:
         _state.base = config
         _refresh()
@@ -105,9 +106,10 @@ def uninstall() -> None:
 
 
 @contextmanager
-def guard(mode: str = "warn", *, once: bool = True, ignore: Iterable[str] = ()) -> Iterator[None]:
+def guard(mode: str = "warn", *, once: bool = True, ignore: Iterable[str] = (),
+          select: Iterable[str] = ()) -> Iterator[None]:
     """``with xentguard.guard(mode=...):`` the guard for the block; nests with install()."""
-    config = _make_config(mode, once, ignore)
+    config = _make_config(mode, once, ignore, select)
     with _state.lock:
         _state.stack.append(config)
         _refresh()
