@@ -47,7 +47,7 @@ def make_model(seed: int) -> nn.Module:
 
 def buggy_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     # The bug: CrossEntropyLoss applies log_softmax itself, so this is log_softmax(softmax(x)).
-    return F.cross_entropy(F.softmax(logits, dim=1), y)
+    return F.cross_entropy(F.softmax(logits, dim=1), y)  # noqa: XG101 (the demo's deliberate bug)
 
 
 def correct_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
