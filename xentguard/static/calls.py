@@ -19,6 +19,7 @@ from xentguard.static.kinds import (
     Fresh,
     FunctionRef,
     Instance,
+    Kind,
     Layer,
     LossFn,
     Mapping,
@@ -193,7 +194,8 @@ class Calls:
             # ran once per model class.)
             return UNKNOWN
         fn = callee.fn
-        tested = fn.facts.tested_parameters
+        # Literals select branches only where a branch can reach a sink or make a kind.
+        tested = fn.facts.tested_parameters if self.worth_walking(fn) else frozenset()
         if not informative and not (tested and _selects_branch(args, kwargs)):
             return self.summary(fn, callee.bound_self, (), ())
         args, kwargs, entries = self.enter(node, f"{fn.name}()", args, kwargs, frame, tested)
@@ -381,7 +383,11 @@ def _informative(value: Value) -> bool:
         return any(_informative(v) for _, v in value.items)
     if isinstance(value, Cases):
         return any(_informative(v) for v in value.values())
-    return isinstance(value, (Tensor, LossFn, Layer, Sequential, Instance, FunctionRef, ClassRef, OneOf))
+    if isinstance(value, Tensor):
+        # log of an arbitrary tensor matters only as a target written at the loss call
+        # (XG111); passing one on does not earn the callee a walk of its own.
+        return value.kind is not Kind.LOGGED
+    return isinstance(value, (LossFn, Layer, Sequential, Instance, FunctionRef, ClassRef, OneOf))
 
 
 def _overwrites(receiver: Value, func: ast.Attribute) -> bool:

@@ -31,8 +31,8 @@ def _leaves(*tables: object) -> frozenset[str]:
 # The torch names where findings are made: losses (and library trainers, which call them),
 # log and exp. A definition that mentions one, or a hot name, is hot, and so are the
 # functions that mention it.
-CONSUMING_WORDS = _leaves(api.LOSS_FUNCTIONS, api.LOSS_CLASSES, api.LOG_FUNCTIONS, api.EXP_FUNCTIONS,
-                          api.TRAINERS) | {"log", "exp"}
+CONSUMING_WORDS = _leaves(api.LOSS_FUNCTIONS, api.LOSS_CLASSES, api.LOG_FUNCTIONS, api.EXP_FUNCTIONS) | {
+    "log", "exp"}  # library trainers: the names their packages' imports bind (see _collect)
 # Activations are findings where they are written (XG109) and make the kinds consuming
 # sinks see, but a definition that only produces probabilities (an attention block, a
 # model ending in softmax) causes no finding in its callers unless they consume it:
@@ -42,6 +42,7 @@ SINK_WORDS = CONSUMING_WORDS | _leaves(
     api.PRODUCER_METHODS)
 
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
+_CALLED_AS_INSTANCE = frozenset({"forward", "__call__"})
 
 
 def mentions(node: ast.AST) -> set[str]:
@@ -99,10 +100,13 @@ def hotness(tree: ast.Module, project_import: Iterable[str] = ()) -> Hotness:
 def _collect(body: list[ast.stmt], definitions: list[tuple[set[str], set[str]]], hot: set[str],
              cls: str | None, functions: dict[int, tuple[bool, frozenset[str]]], direct: set[str]) -> bool:
     for stmt in body:
+        # A class is hot when calling its instances reaches a sink (its forward / __call__)
+        # or when it derives from a hot name (a torch loss): not for its other methods,
+        # which are hot under their own names.
         owner = {cls} if cls is not None else set()
         if isinstance(stmt, _FUNCTIONS):
             used: set[str] = set()
-            definitions.append(({stmt.name, *owner}, used))
+            definitions.append(({stmt.name, *(owner if stmt.name in _CALLED_AS_INSTANCE else ())}, used))
             makes_calls = False
             for node in walk(stmt):
                 if isinstance(node, ast.Name):
@@ -112,22 +116,25 @@ def _collect(body: list[ast.stmt], definitions: list[tuple[set[str], set[str]]],
                     used.add(node.attr)
                 elif isinstance(node, ast.Call):
                     makes_calls = True
+                elif isinstance(node, (ast.Import, ast.ImportFrom)) and _imports_trainer(node):
+                    hot.update((a.asname or a.name).split(".")[0] for a in node.names)
                 if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
                     targets = node.targets if isinstance(node, ast.Assign) else [node.target]
                     attrs = {t.attr for t in targets if isinstance(t, ast.Attribute)}
                     if attrs:
-                        definitions.append((attrs | owner, mentions(node.value)))
+                        definitions.append((attrs, mentions(node.value)))
                 elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in (
                         "add_module", "register_module", "append", "extend", "update"):
                     # ``self.add_module("head", nn.Softmax())``, ``layers.append(...)``.
-                    definitions.append((mentions(node.func.value) | owner, mentions(node)))
+                    definitions.append((mentions(node.func.value), mentions(node)))
             functions[id(stmt)] = (makes_calls, frozenset(used))
         elif isinstance(stmt, ast.ClassDef):
-            definitions.append(({stmt.name, *owner}, {name for base in stmt.bases for name in mentions(base)}))
+            definitions.append(({stmt.name}, {name for base in stmt.bases for name in mentions(base)}))
             if not _collect(stmt.body, definitions, hot, stmt.name, functions, direct):
                 return False
-            definitions.append((owner, {stmt.name}))
         elif isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            if _imports_trainer(stmt):
+                hot.update((a.asname or a.name).split(".")[0] for a in stmt.names)  # a trainer library
             for alias in stmt.names:
                 if alias.name == "*":
                     if isinstance(stmt, ast.ImportFrom) and (stmt.level or not api.is_torch(stmt.module or "")):
@@ -145,7 +152,7 @@ def _collect(body: list[ast.stmt], definitions: list[tuple[set[str], set[str]]],
             blocks += [case.body for case in getattr(stmt, "cases", [])]
             if isinstance(stmt, (ast.For, ast.AsyncFor)):
                 loop_names = {n.id for n in walk(stmt.target) if isinstance(n, ast.Name)}
-                definitions.append((loop_names | owner, mentions(stmt.iter)))
+                definitions.append((loop_names, mentions(stmt.iter)))
             for block in blocks:
                 if not _collect(block, definitions, hot, cls, functions, direct):
                     return False
@@ -156,5 +163,11 @@ def _collect(body: list[ast.stmt], definitions: list[tuple[set[str], set[str]]],
             if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call) and isinstance(
                     stmt.value.func, ast.Attribute):
                 bound |= mentions(stmt.value.func.value)  # ``layers.append(nn.Softmax())``
-            definitions.append((bound | owner, used))
+            definitions.append((bound, used))
     return True
+
+
+def _imports_trainer(node: ast.Import | ast.ImportFrom) -> bool:
+    """An import from a library whose entry points call losses (``torch_api.TRAINERS``)."""
+    packages = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
+    return any(package.split(".", 1)[0] in api.TRAINER_PACKAGES for package in packages)

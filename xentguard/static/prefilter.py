@@ -29,9 +29,9 @@ def _words(names: list[str]) -> re.Pattern[str]:
 _PRODUCERS = {name: kind for name, kind in {**api.PRODUCER_FUNCTIONS, **api.PRODUCER_LAYERS}.items()
               if kind.name != "LOGITS"}
 _TRIGGERS = _words(_leaf_names([_PRODUCERS, api.PRODUCER_METHODS, api.LOSS_FUNCTIONS, api.LOSS_CLASSES,
-                                api.EXP_FUNCTIONS, api.TRAINERS]))
+                                api.EXP_FUNCTIONS, api.TRAINER_PACKAGES]))
 # A file that spells none of the triggers matters only through a loss it imports.
-_LOSSES = _words(_leaf_names([api.LOSS_FUNCTIONS, api.LOSS_CLASSES, api.TRAINERS]))
+_LOSSES = _words(_leaf_names([api.LOSS_FUNCTIONS, api.LOSS_CLASSES, api.TRAINER_PACKAGES]))
 # Import statements, the first line of each (``import a, b`` and ``from a import (b, c``).
 IMPORT_LINE = re.compile(r"^[ \t]*(?:from[ \t]+(\.*[\w.]*)[ \t]+import|import[ \t]+([\w.]+(?:[ \t]*,[ \t]*[\w.]+)*))",
                          re.MULTILINE)

@@ -271,3 +271,6 @@ _NAMED_TABLES: tuple[Collection[str], ...] = (
     PRODUCER_FUNCTIONS, PRODUCER_LAYERS, PRESERVING_LAYERS, LOSS_FUNCTIONS, LOSS_CLASSES, SEQUENTIAL, MODULE_LIST,
     MODULE_DICT, LOG_FUNCTIONS, EXP_FUNCTIONS, SUM_FUNCTIONS, TENSOR_FUNCTIONS, CONCATENATIONS,
 )
+
+# The packages the trainers live in: a file using one imports (and so spells) its package.
+TRAINER_PACKAGES = frozenset(qualname.split(".", 1)[0] for qualname in TRAINERS)
