@@ -194,8 +194,7 @@ class Calls:
             # ran once per model class.)
             return UNKNOWN
         fn = callee.fn
-        # Literals select branches only where a branch can reach a sink or make a kind.
-        tested = fn.facts.tested_parameters if self.worth_walking(fn) else frozenset()
+        tested = fn.facts.tested_parameters
         if not informative and not (tested and _selects_branch(args, kwargs)):
             return self.summary(fn, callee.bound_self, (), ())
         args, kwargs, entries = self.enter(node, f"{fn.name}()", args, kwargs, frame, tested)
