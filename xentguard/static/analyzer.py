@@ -63,6 +63,9 @@ ModuleAttribute = Callable[[Value, str], "Value | None"]
 # What ``from module import *`` binds, read off the project file's text without walking it:
 # (importing file, module, level) -> names, or None when the module is not the project's.
 PublicNames = Callable[[SourceFile, str, int], "list[str] | None"]
+# Whether a name imported from a project module may reach a loss, a log or an exp:
+# (importing file, module, level, name) -> bool.
+ImportedNameConsumes = Callable[[SourceFile, str, int, str], bool]
 
 _MAX_CONTEXTS_PER_FUNCTION = 16
 # Methods called for their effect on the receiver, with their number of arguments.
@@ -77,11 +80,13 @@ class Analyzer(Expressions, Calls):
         resolve_import: ImportResolver | None = None,
         module_attribute: ModuleAttribute | None = None,
         public_names: PublicNames | None = None,
+        imported_name_consumes: ImportedNameConsumes | None = None,
     ) -> None:
         self.checks = checks
         self.resolve_import = resolve_import
         self.module_attribute = module_attribute
         self.public_names = public_names
+        self.imported_name_consumes = imported_name_consumes
         self._summaries: dict[tuple[object, ...], Value] = {}
         self._in_progress: set[tuple[object, ...]] = set()
         self._stack: list[tuple[object, ...]] = []
@@ -139,7 +144,12 @@ class Analyzer(Expressions, Calls):
             if level == 0 and is_torch(module):
                 continue
             words = set(re.findall(r"\w+", statement)) - {"from", "import", "as"}
-            if self.public_names(file, module, level) is not None or any(
+            if self.imported_name_consumes is not None and statement.lstrip().startswith("from"):
+                # Only the names whose definition reaches a consuming sink (and their aliases).
+                hot = {w for w in words if self.imported_name_consumes(file, module, level, w)}
+                hot |= {alias for name, alias in re.findall(r"(\w+)\s+as\s+(\w+)", statement) if name in hot}
+                names.update(hot)
+            elif self.public_names(file, module, level) is not None or any(
                     self.public_names(file, f"{module}.{w}" if module else w, level) is not None for w in words):
                 names.update(words)
         return names

@@ -63,6 +63,12 @@ class Project:
         self._texts: dict[str, str] | None = None
         self._relevant: dict[tuple[str, str], bool] = {}
         self._loss_files: dict[str, bool] = {}
+        self._consuming: dict[tuple[str, str], bool] = {}
+        self._consuming_files: dict[str, bool] = {}
+        # Text facts, kept for the run (the files are read once): see _imports_loss.
+        self._imports_loss_cache: dict[str, bool] = {}
+        self._isfile_cache: dict[str, bool] = {}
+        self._statements_cache: dict[str, list[tuple[str, str, int]]] = {}
         self._index: dict[str, list[str]] | None = None
         self._resolved: dict[tuple[str, str, int], str | None] = {}
         self._candidate_paths: dict[tuple[str, str, int], tuple[str, ...]] = {}
@@ -73,14 +79,19 @@ class Project:
         self._start_walking()
 
     def reset(self) -> None:
-        """Forget every walked module (the text of one changed)."""
+        """Forget every walked module (the text of one changed), and what was read off texts."""
+        for cache in (self._imports_loss_cache, self._statements_cache, self._relevant, self._consuming,
+                      self._loss_files, self._consuming_files, self._public, self._receivers, self._words,
+                      self._has_triggers):
+            cache.clear()
         self._start_walking()
         release_frozen()  # what was walked can now be collected
 
     def _start_walking(self) -> None:
         self.checks = Checks(report_paths=None)
         if self.follow_imports:
-            self.analyzer = Analyzer(self.checks, self.resolve_import, self.module_attribute, self.public_names)
+            self.analyzer = Analyzer(self.checks, self.resolve_import, self.module_attribute, self.public_names,
+                                     self.imported_name_consumes)
         else:
             self.analyzer = Analyzer(self.checks)
         self._modules: dict[str, ModuleValue | None] = {}  # abs path -> module (None: in progress/failed)
@@ -207,12 +218,32 @@ class Project:
         return self._imports_loss(path, source)
 
     def _imports_loss(self, path: str, source: str) -> bool:
-        for statement, module, level in import_statements(source):
+        key = os.path.abspath(path)
+        found = self._imports_loss_cache.get(key)
+        if found is None:
+            found = self._imports_loss_cache[key] = self._find_imported_loss(path, source)
+        return found
+
+    def _isfile(self, path: str) -> bool:
+        found = self._isfile_cache.get(path)
+        if found is None:
+            found = self._isfile_cache[path] = os.path.isfile(path)
+        return found
+
+    def _statements(self, path: str, text: str) -> list[tuple[str, str, int]]:
+        key = os.path.abspath(path)
+        found = self._statements_cache.get(key)
+        if found is None:
+            found = self._statements_cache[key] = import_statements(text)
+        return found
+
+    def _find_imported_loss(self, path: str, source: str) -> bool:
+        for statement, module, level in self._statements(path, source):
             if level == 0 and (is_torch(module) or not module):
                 continue
             names = _imported_words(statement)
             for candidate in self._candidates(path, module, level):
-                if not os.path.isfile(candidate):
+                if not self._isfile(candidate):
                     continue
                 if names is None:  # ``import pkg.mod``: the module itself
                     if self._mentions_loss(candidate):
@@ -222,30 +253,51 @@ class Project:
                 break
             for name in names or ():  # ``from pkg import losses``: a submodule
                 submodule = f"{module}.{name}" if module else name
-                found = next((c for c in self._candidates(path, submodule, level) if os.path.isfile(c)), None)
+                found = next((c for c in self._candidates(path, submodule, level) if self._isfile(c)), None)
                 if found is not None and self._mentions_loss(found):
                     return True
         return False
 
-    def _name_relevant(self, path: str, name: str) -> bool:
-        """Whether ``name`` of the module at ``path`` may be (or hold) a loss: the module that
-        defines it spells one, following re-exports (``from x import name``, ``*``)."""
+    def imported_name_consumes(self, importer: SourceFile, module: str, level: int, name: str) -> bool:
+        """Whether ``name`` imported from the project module ``module`` may reach a loss, a
+        log or an exp (hotness): the module defining it spells one, following re-exports.
+        A module that is not the project's: False."""
+        path = next((c for c in self._candidates(importer.path, module, level) if self._isfile(c)), None)
+        submodule = f"{module}.{name}" if module else name
+        sub = next((c for c in self._candidates(importer.path, submodule, level) if self._isfile(c)), None)
+        if sub is not None and self._consumes(sub):
+            return True
+        return path is not None and self._name_relevant(path, name, consumes=True)
+
+    def _consumes(self, path: str) -> bool:
+        key = os.path.abspath(path)
+        found = self._consuming_files.get(key)
+        if found is None:
+            found = self._consuming_files[key] = self._mentions_loss(key) or _LOG_OR_EXP.search(
+                self._text(key)) is not None
+        return found
+
+    def _name_relevant(self, path: str, name: str, consumes: bool = False) -> bool:
+        """Whether ``name`` of the module at ``path`` may be (or hold) a loss (``consumes``:
+        or a log or an exp): the module that defines it spells one, following re-exports
+        (``from x import name``, ``*``)."""
         key = (os.path.abspath(path), name)
-        cached = self._relevant.get(key)
+        cache = self._consuming if consumes else self._relevant
+        cached = cache.get(key)
         if cached is not None:
             return cached
-        self._relevant[key] = False  # an import cycle: the modules on it decide
+        cache[key] = False  # an import cycle: the modules on it decide
         text = self._text(key[0])
-        relevant = self._mentions_loss(key[0])
-        for statement, module, level in import_statements(text):
+        relevant = self._consumes(key[0]) if consumes else self._mentions_loss(key[0])
+        for statement, module, level in self._statements(key[0], text):
             words = _imported_words(statement)
             if words is None or not (name in words or "*" in words) or (level == 0 and is_torch(module)):
                 continue
-            target = next((c for c in self._candidates(key[0], module, level) if os.path.isfile(c)), None)
-            if target is not None and self._name_relevant(target, name):
+            target = next((c for c in self._candidates(key[0], module, level) if self._isfile(c)), None)
+            if target is not None and self._name_relevant(target, name, consumes):
                 relevant = True
                 break
-        self._relevant[key] = relevant
+        cache[key] = relevant
         return relevant
 
     def _mentions_loss(self, path: str) -> bool:
@@ -384,6 +436,9 @@ class Project:
                     except OSError:
                         continue
         return self._texts
+
+
+_LOG_OR_EXP = re.compile(r"\b(?:log|exp)\(")
 
 
 def _imported_words(statement: str) -> set[str] | None:
