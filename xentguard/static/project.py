@@ -10,6 +10,7 @@ by path; checking a file returns the findings recorded for it.
 from __future__ import annotations
 
 import ast
+import functools
 import os
 import re
 import warnings
@@ -441,14 +442,15 @@ class Project:
 _LOG_OR_EXP = re.compile(r"\b(?:log|exp)\(")
 
 
-def _imported_words(statement: str) -> set[str] | None:
+@functools.lru_cache(maxsize=65536)
+def _imported_words(statement: str) -> frozenset[str] | None:
     """The names a ``from m import a, b as c`` statement imports (``*`` included); None for
     ``import m``."""
     if not statement.lstrip().startswith("from"):
         return None
-    names = statement.split("import", 1)[1]
-    return {part.split()[0] for part in names.replace("(", " ").replace(")", " ").replace("\\", " ").split(",")
-            if part.split() and not part.split()[0].startswith("#")}
+    names = statement.split("import", 1)[1].replace("(", " ").replace(")", " ").replace("\\", " ")
+    words = (part.split() for part in names.split(","))
+    return frozenset(w[0] for w in words if w and not w[0].startswith("#"))
 
 
 _DEFINES = re.compile(r"^[ \t]*(?:async[ \t]+def|def|class)[ \t]", re.MULTILINE)
