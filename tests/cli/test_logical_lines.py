@@ -10,7 +10,7 @@ import tokenize
 
 import hypothesmith
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 
 from xentguard.cli.ipython_syntax import cell_python
 from xentguard.cli.logical_lines import LogicalLines
@@ -129,4 +129,11 @@ def test_generated_python_is_never_taken_for_ipython(source: str) -> None:
     lines = [line.rstrip("\r\n") for line in split_lines(source)]
     python = cell_python(lines)
     assert python.indent or python.lines == tuple(lines)
-    assert continued("\n".join(lines) + "\n") == tokenizer_continued("\n".join(lines) + "\n")
+    text = "\n".join(lines) + "\n"
+    try:
+        expected = tokenizer_continued(text)
+    except tokenize.TokenError:
+        # Rejoining the lines can end the program in a backslash continuation ("\\\r\n"
+        # last): no longer the program the grammar generated, so no oracle for it.
+        assume(False)
+    assert continued(text) == expected

@@ -49,6 +49,7 @@ from xentguard.static.syntax import (
     branch_taken,
     is_static,
     literal,
+    negated,
     setting_test,
     subframe,
     training_branch,
@@ -110,8 +111,8 @@ class Analyzer(Expressions, Calls):
         modules of an import cycle are complete, so their names resolve). Functions of
         modules that were only imported are summarised on demand, never walked whole.
 
-        A function that makes no call cannot reach a loss, an activation or a log, and is
-        skipped: the gate is a fact of the tree, never of its names or comments.
+        Only functions that reach a sink are walked (:meth:`worth_walking`, see hotness):
+        the gate is a fact of the tree, never of its names or comments.
         """
         queue = self.pending.get(path)
         while queue:
@@ -134,9 +135,9 @@ class Analyzer(Expressions, Calls):
         return fn.facts.makes_calls and hot.reaches(fn.facts.mentions)
 
     def _project_imports(self, file: SourceFile) -> set[str]:
-        """Names the file binds from project modules (anything of them may reach a sink):
-        every word of an import statement naming one, read off the text (imports inside
-        functions included), a superset of what they bind."""
+        """Names the file binds from project modules that may reach a sink, read off the
+        text (imports inside functions included): for ``from m import a as b``, a and b when
+        a's definition reaches a loss, a log or an exp; for ``import pkg.m``, every word."""
         names: set[str] = set()
         if self.public_names is None:
             return names
@@ -263,9 +264,8 @@ class Analyzer(Expressions, Calls):
             extended: Value = UNKNOWN
             if isinstance(stmt.op, ast.Div):  # ``e /= e.sum()``: a hand-written softmax in place
                 extended = self.divided(stmt.target, before, added, frame)
-            if isinstance(stmt.op, ast.Add) and isinstance(before, Mapping) and isinstance(added, Mapping) and (
-                    before.sequence and added.sequence):
-                extended = Mapping(tuple(enumerate(before.values() + added.values())), sequence=True)
+            if isinstance(stmt.op, ast.Add) and isinstance(before, Mapping) and before.sequence:
+                extended = before.extended(added)
             self.assign(stmt.target, extended, frame, None, stmt)
         elif isinstance(stmt, ast.Expr):
             self.expression_statement(stmt.value, frame)
@@ -318,10 +318,11 @@ class Analyzer(Expressions, Calls):
             return self.walk_body(stmt.body if taken == "body" else stmt.orelse, frame)
         train_path = training_branch(stmt.test)
         setting = setting_test(stmt.test, frame) if train_path is None else None
-        fact, negated = (setting[0], (setting[0][0], setting[0][1], not setting[0][2])) if setting else (None, None)
+        fact = setting[0] if setting is not None else None
         body, orelse = frame.scope.fork(), frame.scope.fork()
         body_frame = subframe(frame, body, frame.eval_only or train_path == "orelse", fact)
-        else_frame = subframe(frame, orelse, frame.eval_only or train_path == "body", negated)
+        else_frame = subframe(frame, orelse, frame.eval_only or train_path == "body",
+                              negated(fact) if fact is not None else None)
         body_done = self.walk_body(stmt.body, body_frame)
         else_done = self.walk_body(stmt.orelse, else_frame)
         frame.returns.extend(body_frame.returns)
@@ -418,8 +419,7 @@ class Analyzer(Expressions, Calls):
         elif isinstance(owner, Mapping) and owner.sequence and method == "append":
             changed = owner.appended(item)
         elif isinstance(owner, Mapping) and owner.sequence and method == "extend":
-            changed = Mapping(tuple(enumerate(owner.values() + item.values())), sequence=True) if isinstance(
-                item, Mapping) and item.sequence else UNKNOWN
+            changed = owner.extended(item)
         elif isinstance(owner, Mapping) and not owner.sequence and method == "update":
             changed = owner.updated(item) if isinstance(item, Mapping) and not item.sequence else UNKNOWN
         elif isinstance(owner, Instance) and method in ("add_module", "register_module"):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from xentguard.static import torch_api as api
@@ -38,7 +37,16 @@ from xentguard.static.kinds import (
 )
 from xentguard.static.scopes import ClassInfo, FunctionInfo
 from xentguard.static.source import SourceFile
-from xentguard.static.syntax import NO_LITERAL, Frame, case_facts, describe_case, in_case, literal, narrow
+from xentguard.static.syntax import (
+    NO_LITERAL,
+    Frame,
+    argument,
+    describe_case,
+    in_case,
+    literal,
+    log_target_set,
+    narrow,
+)
 
 if TYPE_CHECKING:
     from xentguard.static.checks import Checks
@@ -166,18 +174,18 @@ class Calls:
         """A callee chosen by a setting: each case called with the arguments of that case."""
 
         def one(key: object, member: Value) -> Value:
-            facts = case_facts(callee, key)
-            case_frame = replace(frame, facts=(*frame.facts, *facts))
+            case_frame = in_case(frame, callee, key)
             case_args = tuple(narrow(v, case_frame.facts) for v in args)
             case_kwargs = tuple((k, narrow(v, case_frame.facts)) for k, v in kwargs)
-            if not isinstance(member, LossFn):
-                return self.call(member, node, case_args, case_kwargs, case_frame, discarded)
             # Which loss is called depends on the setting: its findings name the setting.
-            self.checks.conditions.append(describe_case(callee, key))
+            named = isinstance(member, LossFn)
+            if named:
+                self.checks.conditions.append(describe_case(callee, key))
             try:
                 return self.call(member, node, case_args, case_kwargs, case_frame, discarded)
             finally:
-                self.checks.conditions.pop()
+                if named:
+                    self.checks.conditions.pop()
 
         return map_cases(callee, one)
 
@@ -217,10 +225,11 @@ class Calls:
             if isinstance(value, Cases):
                 return map_cases(value, lambda _, member: seen(member, arg, keep_literal))
             if isinstance(value, Tensor):
-                entered = value.entered(Entry(arg, frame.file, callee))
-                if entered.entry is not value.entry and entered.entry is not None:
-                    entries.add(entered.entry)
-                return entered
+                if value.entry is not None:
+                    return value  # passed on: the outermost caller's argument is kept
+                entry = Entry(arg, frame.file, callee)
+                entries.add(entry)
+                return value.entered(entry)
             if isinstance(value, Const):
                 return value if keep_literal else UNKNOWN
             return value if _informative(value) else UNKNOWN
@@ -255,7 +264,7 @@ class Calls:
         loss = api.LOSS_CLASSES.get(name)
         if loss is not None:
             spelled = file.short(node.func)
-            return LossFn(loss, spelled, self.checks.origin(spelled, node, file), log_target=_log_target(node))
+            return LossFn(loss, spelled, self.checks.origin(spelled, node, file), log_target=log_target_set(node))
         if name in api.SEQUENTIAL:
             layers = _spread(node, args)
             if layers is None or node.keywords:
@@ -340,15 +349,17 @@ class Calls:
                      kwargs: tuple[tuple[str, Value], ...], frame: Frame) -> None:
         """A library entry point that calls ``loss(model(x), y)`` itself: the model's
         output is checked against the loss at the wiring call, at the model argument."""
-        model_node, model = _argument(node, args, kwargs, *trainer.model)
-        loss_node, loss = _argument(node, args, kwargs, *trainer.loss)
+        model_node, model = argument(node, args, kwargs, *trainer.model)
+        loss_node, loss = argument(node, args, kwargs, *trainer.loss)
         if model_node is None:
             return
         if loss_node is None and trainer.default_loss is not None:
             loss = Ref(trainer.default_loss)
-        if isinstance(loss, (Ref, ClassRef)):  # a loss class, instantiated by the library
-            loss = self.call(loss, node, (), (), frame) if isinstance(loss, ClassRef) else (
-                _loss_object(loss.qualname, loss_node, frame))
+        # A loss class is instantiated by the library.
+        if isinstance(loss, ClassRef):
+            loss = self.construct(loss.cls, node, frame)
+        elif isinstance(loss, Ref):
+            loss = _loss_object(loss.qualname, loss_node, frame)
         if isinstance(model, ClassRef):
             model = self.construct(model.cls, node, frame)
         if not isinstance(loss, LossFn):
@@ -395,11 +406,6 @@ def _overwrites(receiver: Value, func: ast.Attribute) -> bool:
     method = func.attr
     return (isinstance(receiver, Tensor) and method.endswith("_") and not method.startswith("_")
             and method not in api.TENSOR_METHODS)
-
-
-def _log_target(node: ast.Call) -> bool:
-    return any(k.arg == "log_target" and isinstance(k.value, ast.Constant) and k.value.value is True
-               for k in node.keywords)
 
 
 def _selects_branch(args: tuple[Value, ...], kwargs: tuple[tuple[str, Value], ...]) -> bool:
@@ -456,25 +462,13 @@ def _joined(node: ast.Call, pieces: Value, kwargs: tuple[tuple[str, Value], ...]
     items = pieces.values() if isinstance(pieces, Mapping) else list(pieces.items)
     if not items or not all(isinstance(v, Tensor) for v in items):
         return UNKNOWN
-    first = items[0]
-    assert isinstance(first, Tensor)
-    if any(v.kind is not first.kind for v in items if isinstance(v, Tensor)):
+    tensors = [v for v in items if isinstance(v, Tensor)]
+    first = tensors[0]
+    if any(t.kind is not first.kind for t in tensors):
         return UNKNOWN
     dim = _dim_argument(node, 1)
     on_batch = dim == 0 or (dim is NO_LITERAL and len(node.args) < 2 and not kwargs)
-    whole = on_batch and all(v.whole for v in items if isinstance(v, Tensor))
-    return Tensor(first.kind, first.origin, whole) if whole else Tensor(first.kind, first.origin, False)
-
-
-def _argument(node: ast.Call, args: tuple[Value, ...], kwargs: tuple[tuple[str, Value], ...],
-              position: int | None, keyword: str) -> tuple[ast.expr | None, Value]:
-    if position is not None and len(node.args) > position and not any(
-            isinstance(a, ast.Starred) for a in node.args[:position + 1]):
-        return node.args[position], args[position]
-    for k in node.keywords:
-        if k.arg == keyword:
-            return k.value, dict(kwargs).get(keyword, UNKNOWN)
-    return None, UNKNOWN
+    return Tensor(first.kind, first.origin, on_batch and all(t.whole for t in tensors))
 
 
 def _loss_object(qualname: str, node: ast.expr | None, frame: Frame) -> Value:

@@ -29,7 +29,7 @@ from xentguard.static.kinds import (
 )
 from xentguard.static.scopes import Scope
 from xentguard.static.source import SourceFile
-from xentguard.static.syntax import describe_case
+from xentguard.static.syntax import argument, describe_case, log_target_set
 
 
 class Checks:
@@ -121,14 +121,7 @@ class Checks:
         """XG101-XG104, XG106, XG107, XG110: the wrong kind reaches a loss's input."""
         if loss.bound_args:
             return
-        input_node: ast.expr | None = None
-        value: Value = UNKNOWN
-        if node.args and not isinstance(node.args[0], ast.Starred):
-            input_node, value = node.args[0], args[0]
-        else:
-            for keyword, (name, kw_value) in zip([k for k in node.keywords if k.arg], kwargs):
-                if name == "input":
-                    input_node, value = keyword.value, kw_value
+        input_node, value = argument(node, args, kwargs, 0, "input")
         display = self._loss_display(loss, node, file)
         if input_node is not None:
             self.loss_input(loss, value, input_node, node, display, file, scope)
@@ -140,17 +133,9 @@ class Checks:
         log_target=True, cross_entropy's soft targets)."""
         if loss.loss not in api.LOG_SPACE_TARGET_LOSSES or loss.bound_args:
             return
-        if loss.log_target or any(k.arg == "log_target" and not (
-                isinstance(k.value, ast.Constant) and k.value.value is False) for k in node.keywords):
+        if loss.log_target or log_target_set(node):
             return  # log_target=True (or not a literal False: no claim)
-        target_node: ast.expr | None = None
-        target: Value = UNKNOWN
-        if len(node.args) > 1 and not any(isinstance(a, ast.Starred) for a in node.args[:2]):
-            target_node, target = node.args[1], args[1]
-        else:
-            for keyword, (name, kw_value) in zip([k for k in node.keywords if k.arg], kwargs):
-                if name == "target":
-                    target_node, target = keyword.value, kw_value
+        target_node, target = argument(node, args, kwargs, 1, "target")
         if target_node is None or not isinstance(target, Tensor) or target.kind not in (Kind.LOG_PROBS, Kind.LOGGED):
             return
         where, at = (target.entry.file, target.entry.node) if target.entry is not None else (file, target_node)
@@ -247,7 +232,7 @@ class Checks:
         if isinstance(value, ExpOf) and value.summed and value.unstable:
             self.report("XG108", node, file, _steps(value.origin), source="log-sum-exp log(sum(exp(x)))")
             return UNKNOWN
-        if isinstance(value, (Tensor, Unknown)) and not isinstance(value, ExpOf):
+        if isinstance(value, (Tensor, Unknown)):
             # log of labels, counts, anything: log space, never probabilities (XG111 as a target).
             return Tensor(Kind.LOGGED, Origin(file.short(node.func), file.path, *file.start(node)))
         return UNKNOWN

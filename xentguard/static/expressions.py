@@ -41,6 +41,7 @@ from xentguard.static.syntax import (
     is_static,
     literal,
     narrow,
+    negated,
     setting_test,
     subframe,
 )
@@ -116,8 +117,7 @@ class Expressions:
             if setting is not None:
                 fact = setting[0]
                 body = self.ev(node.body, subframe(frame, frame.scope, frame.eval_only, fact))
-                negated = (fact[0], fact[1], not fact[2])
-                orelse = self.ev(node.orelse, subframe(frame, frame.scope, frame.eval_only, negated))
+                orelse = self.ev(node.orelse, subframe(frame, frame.scope, frame.eval_only, negated(fact)))
                 return branch_cases(*setting)([body, orelse])
             body, orelse = self.ev(node.body, frame), self.ev(node.orelse, frame)
             if branch == "body":

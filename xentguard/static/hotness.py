@@ -21,25 +21,19 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from xentguard.static import torch_api as api
+from xentguard.static.prefilter import leaf_names
 from xentguard.static.walk import walk
-
-
-def _leaves(*tables: object) -> frozenset[str]:
-    return frozenset(str(q).rsplit(".", 1)[-1] for table in tables for q in table)  # type: ignore[attr-defined]
-
 
 # The torch names where findings are made: losses (and library trainers, which call them),
 # log and exp. A definition that mentions one, or a hot name, is hot, and so are the
 # functions that mention it.
-CONSUMING_WORDS = _leaves(api.LOSS_FUNCTIONS, api.LOSS_CLASSES, api.LOG_FUNCTIONS, api.EXP_FUNCTIONS) | {
+CONSUMING_WORDS = leaf_names(api.LOSS_FUNCTIONS, api.LOSS_CLASSES, api.LOG_FUNCTIONS, api.EXP_FUNCTIONS) | {
     "log", "exp"}  # library trainers: the names their packages' imports bind (see _collect)
 # Activations are findings where they are written (XG109) and make the kinds consuming
 # sinks see, but a definition that only produces probabilities (an attention block, a
 # model ending in softmax) causes no finding in its callers unless they consume it:
 # a function mentioning one is walked, its callers are not on that account.
-SINK_WORDS = CONSUMING_WORDS | _leaves(
-    {q: k for q, k in {**api.PRODUCER_FUNCTIONS, **api.PRODUCER_LAYERS}.items() if k.name != "LOGITS"},
-    api.PRODUCER_METHODS)
+SINK_WORDS = CONSUMING_WORDS | leaf_names(api.ACTIVATIONS, api.PRODUCER_METHODS)
 
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 _CALLED_AS_INSTANCE = frozenset({"forward", "__call__"})

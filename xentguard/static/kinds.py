@@ -163,6 +163,12 @@ class Mapping(Value):
     def appended(self, value: Value) -> Mapping:
         return Mapping((*self.items, (len(self.items), value)), sequence=True)
 
+    def extended(self, other: Value) -> Value:
+        """This list followed by ``other`` when it is a known list too, else unknown."""
+        if not (isinstance(other, Mapping) and other.sequence):
+            return UNKNOWN
+        return Mapping(tuple(enumerate(self.values() + other.values())), sequence=True)
+
     def updated(self, other: Mapping) -> Mapping:
         keys = {k for k, _ in other.items}
         return Mapping(tuple((k, v) for k, v in self.items if k not in keys) + other.items, self.sequence)

@@ -10,33 +10,29 @@ imports (see ``Project.imports_relevant_module``), never through its own identif
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from xentguard.static import torch_api as api
 
 
-def _leaf_names(tables: list[object]) -> list[str]:
-    names = {str(qualname).rsplit(".", 1)[-1] for table in tables for qualname in table}  # type: ignore[attr-defined]
-    return sorted(names, key=lambda n: (-len(n), n))
+def leaf_names(*tables: Iterable[str]) -> frozenset[str]:
+    """The last component of every qualified name of the tables (``softmax``, ``NLLLoss``)."""
+    return frozenset(qualname.rsplit(".", 1)[-1] for table in tables for qualname in table)
 
 
-def _words(names: list[str]) -> re.Pattern[str]:
-    return re.compile(r"\b(?:" + "|".join(map(re.escape, names)) + r")\b")
+def _words(names: frozenset[str]) -> re.Pattern[str]:
+    longest_first = sorted(names, key=lambda n: (-len(n), n))
+    return re.compile(r"\b(?:" + "|".join(map(re.escape, longest_first)) + r")\b")
 
 
 # What can make a finding in a file: an activation, a loss, exp (a hand-written softmax), a
 # library trainer. Linear layers only make logits, and a log alone finds nothing: both need
-# one of these too. (Producer kinds from the tables whose kind is raw logits are left out.)
-_PRODUCERS = {name: kind for name, kind in {**api.PRODUCER_FUNCTIONS, **api.PRODUCER_LAYERS}.items()
-              if kind.name != "LOGITS"}
-_TRIGGERS = _words(_leaf_names([_PRODUCERS, api.PRODUCER_METHODS, api.LOSS_FUNCTIONS, api.LOSS_CLASSES,
-                                api.EXP_FUNCTIONS, api.TRAINER_PACKAGES]))
+# one of these too.
+_TRIGGERS = _words(leaf_names(api.ACTIVATIONS, api.PRODUCER_METHODS, api.LOSS_FUNCTIONS, api.LOSS_CLASSES,
+                              api.EXP_FUNCTIONS, api.TRAINER_PACKAGES))
 # A file that spells none of the triggers matters only through a loss it imports.
-_LOSSES = _words(_leaf_names([api.LOSS_FUNCTIONS, api.LOSS_CLASSES, api.TRAINER_PACKAGES]))
+_LOSSES = _words(leaf_names(api.LOSS_FUNCTIONS, api.LOSS_CLASSES, api.TRAINER_PACKAGES))
 # Import statements, the first line of each (``import a, b`` and ``from a import (b, c``).
-IMPORT_LINE = re.compile(r"^[ \t]*(?:from[ \t]+(\.*[\w.]*)[ \t]+import|import[ \t]+([\w.]+(?:[ \t]*,[ \t]*[\w.]+)*))",
-                         re.MULTILINE)
-
-
 def might_have_findings(source: str) -> bool:
     return _TRIGGERS.search(source) is not None
 
@@ -48,6 +44,11 @@ def mentions_loss(source: str) -> bool:
 # Whole import statements, parenthesised names included.
 _IMPORT_STATEMENT = re.compile(
     r"^[ \t]*(?:from[ \t]+(\.*[\w.]*)[ \t]+import[ \t]*(?:\([^)]*\)|[^\n]*)|import[ \t]+([^\n]*))", re.MULTILINE)
+
+
+def import_statement_texts(source: str) -> list[str]:
+    """The text of every import statement, each one parseable alone once stripped."""
+    return [match.group(0) for match in _IMPORT_STATEMENT.finditer(source)] if "import" in source else []
 
 
 def import_statements(source: str) -> list[tuple[str, str, int]]:
@@ -63,16 +64,4 @@ def import_statements(source: str) -> list[tuple[str, str, int]]:
                 words = part.split()
                 if words:
                     found.append((part, words[0], 0))
-    return found
-
-
-def imported_modules(source: str) -> list[tuple[str, int]]:
-    """(module, level) of every import statement, by text: ``import a, b`` gives both."""
-    found: list[tuple[str, int]] = []
-    for match in IMPORT_LINE.finditer(source):
-        if match.group(2):
-            found.extend((part.strip(), 0) for part in match.group(2).split(","))
-        else:
-            spec = match.group(1) or ""
-            found.append((spec.lstrip("."), len(spec) - len(spec.lstrip("."))))
     return found

@@ -22,7 +22,7 @@ from xentguard.static.checks import Checks
 from xentguard.static.findings import Finding
 from xentguard.static.heap import release_frozen
 from xentguard.static.kinds import Deferred, ModuleValue, Value
-from xentguard.static.prefilter import import_statements, mentions_loss, might_have_findings
+from xentguard.static.prefilter import import_statement_texts, import_statements, mentions_loss, might_have_findings
 from xentguard.static.scopes import Scope
 from xentguard.static.source import SourceFile, decode_python, universal_newlines
 from xentguard.static.torch_api import is_torch
@@ -458,8 +458,6 @@ _DEFINES = re.compile(r"^[ \t]*(?:async[ \t]+def|def|class)[ \t]", re.MULTILINE)
 
 _TOP_LEVEL_NAME = re.compile(r"^(?:(?:async[ \t]+)?def|class)[ \t]+(\w+)|^(\w+)[ \t]*(?::[^=\n]*)?=(?!=)", re.MULTILINE)
 _ALL = re.compile(r"^__all__[ \t]*=[ \t]*([\[(][^\]\)]*[\])])", re.MULTILINE)
-_TOP_LEVEL_IMPORT = re.compile(r"^(?:from[ \t]+[\w.]+[ \t]+import[ \t]+(\([^)]*\)|[^\n]*)|import[ \t]+([^\n]*))",
-                               re.MULTILINE)
 
 
 def public_names(text: str) -> list[str]:
@@ -477,11 +475,8 @@ def public_names(text: str) -> list[str]:
     names: list[str] = []
     for m in _TOP_LEVEL_NAME.finditer(text):
         names.append(m.group(1) or m.group(2))
-    for m in _TOP_LEVEL_IMPORT.finditer(text):
-        for part in (m.group(1) or m.group(2) or "").strip("()").split(","):
-            words = part.split()
-            if words and words[0] != "*":
-                names.append(words[-1] if len(words) == 3 and words[1] == "as" else words[0].split(".")[0])
+    for statement in _parsed_imports(text, top_level_only=True):
+        names.extend((a.asname or a.name).split(".")[0] for a in statement.names if a.name != "*")
     return [n for n in dict.fromkeys(names) if n.isidentifier() and not n.startswith("_")]
 
 
@@ -490,32 +485,30 @@ def _module_name(path: str, root: str) -> str:
     return relative[:-3].replace(os.sep, ".").removesuffix(".__init__")
 
 
-_IMPORT_STATEMENT = re.compile(r"^[ \t]*(?:from[ \t]+[\w.]+[ \t]+import[ \t]*\([^)]*\)|(?:from|import)[ \t][^\n]*)",
-                               re.MULTILINE)
-
-
 def _imported_names(text: str) -> set[str]:
     """Every identifier on the import statements of ``text`` (module parts and names)."""
-    names: set[str] = set()
-    if "import" not in text:
-        return names
-    for match in _IMPORT_STATEMENT.finditer(text):
-        names.update(re.findall(r"\w+", match.group(0)))
-    return names
+    return {name for statement in import_statement_texts(text) for name in re.findall(r"\w+", statement)}
 
 
-def _imports_only(source: str) -> ast.Module:
-    """A module holding just the import statements of ``source`` (each parsed alone, so
-    one that sits in an ``if``/``try`` block still counts)."""
-    body: list[ast.stmt] = []
-    for match in _IMPORT_STATEMENT.finditer(source):
+def _parsed_imports(source: str, top_level_only: bool = False) -> list[ast.Import | ast.ImportFrom]:
+    """The import statements of ``source``, each parsed alone (so one that sits in an
+    ``if``/``try`` block still counts; ``top_level_only``: those at column 0)."""
+    found: list[ast.Import | ast.ImportFrom] = []
+    for text in import_statement_texts(source):
+        if top_level_only and text[:1].isspace():
+            continue
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
-                body.extend(ast.parse(match.group(0).strip()).body)
+                found.extend(n for n in ast.parse(text.strip()).body if isinstance(n, (ast.Import, ast.ImportFrom)))
             except (SyntaxError, ValueError):
                 continue
-    return ast.Module(body=body, type_ignores=[])
+    return found
+
+
+def _imports_only(source: str) -> ast.Module:
+    """A module holding just the import statements of ``source``."""
+    return ast.Module(body=list(_parsed_imports(source)), type_ignores=[])
 
 
 def receivers(tree: ast.Module) -> dict[str, frozenset[str]]:

@@ -7,7 +7,7 @@ import ast
 from dataclasses import dataclass, field
 from typing import Callable
 
-from xentguard.static.kinds import OTHERWISE, TRUTHY, Cases, Const, Value, cases
+from xentguard.static.kinds import OTHERWISE, TRUTHY, UNKNOWN, Cases, Const, Value, cases
 from xentguard.static.scopes import FunctionInfo, Scope
 from xentguard.static.source import SourceFile
 
@@ -31,6 +31,31 @@ class Frame:
 # A test on a setting: ``args.arch == "a"`` is (dump of args.arch, "a", True); ``not
 # args.cnn`` is (dump of args.cnn, TRUTHY, False).
 Fact = tuple[str, object, bool]
+
+
+def negated(fact: Fact) -> Fact:
+    subject, key, holds = fact
+    return subject, key, not holds
+
+
+def argument(node: ast.Call, args: tuple[Value, ...], kwargs: tuple[tuple[str, Value], ...],
+             position: int | None, keyword: str) -> tuple[ast.expr | None, Value]:
+    """The expression and value of a call's argument at ``position`` or named ``keyword``
+    (position None: keyword only); (None, UNKNOWN) when it is not passed or sits behind a
+    ``*args``."""
+    if position is not None and len(node.args) > position and not any(
+            isinstance(a, ast.Starred) for a in node.args[:position + 1]):
+        return node.args[position], args[position]
+    for k in node.keywords:
+        if k.arg == keyword:
+            return k.value, dict(kwargs).get(keyword, UNKNOWN)
+    return None, UNKNOWN
+
+
+def log_target_set(node: ast.Call) -> bool:
+    """``log_target=...`` passed and not a literal False: the target may be log space."""
+    return any(k.arg == "log_target" and not (isinstance(k.value, ast.Constant) and k.value.value is False)
+               for k in node.keywords)
 
 
 def subframe(frame: Frame, scope: Scope, eval_only: bool, fact: Fact | None = None) -> Frame:

@@ -274,3 +274,7 @@ _NAMED_TABLES: tuple[Collection[str], ...] = (
 
 # The packages the trainers live in: a file using one imports (and so spells) its package.
 TRAINER_PACKAGES = frozenset(qualname.split(".", 1)[0] for qualname in TRAINERS)
+
+# Functions and layers that make a kind other than raw logits (activations): where findings
+# are made or fed. Linear layers make logits, which matter only at a loss.
+ACTIVATIONS = frozenset(q for q, k in {**PRODUCER_FUNCTIONS, **PRODUCER_LAYERS}.items() if k is not Kind.LOGITS)
