@@ -69,6 +69,8 @@ PublicNames = Callable[[SourceFile, str, int], "list[str] | None"]
 ImportedNameConsumes = Callable[[SourceFile, str, int, str], bool]
 
 _MAX_CONTEXTS_PER_FUNCTION = 16
+# The instance attributes a walk read, with what each read gave (None: nothing assigned).
+AttributeReads = dict[tuple[ClassInfo, str], "Value | None"]
 # Methods called for their effect on the receiver, with their number of arguments.
 _MUTATING_METHODS = {"add_module": 2, "register_module": 2, "append": 1, "extend": 1, "update": 1}
 _MAX_REWALKS = 2
@@ -88,7 +90,9 @@ class Analyzer(Expressions, Calls):
         self.module_attribute = module_attribute
         self.public_names = public_names
         self.imported_name_consumes = imported_name_consumes
-        self._summaries: dict[tuple[object, ...], Value] = {}
+        # key -> (result, the attributes the walk read: (class, name) -> what it read).
+        self._summaries: dict[tuple[object, ...], tuple[Value, AttributeReads]] = {}
+        self._reads: list[AttributeReads] = []  # one per walk in progress, innermost last
         self._in_progress: set[tuple[object, ...]] = set()
         self._stack: list[tuple[object, ...]] = []
         self._tainted: set[tuple[object, ...]] = set()
@@ -171,13 +175,14 @@ class Analyzer(Expressions, Calls):
         args: tuple[Value, ...],
         kwargs: tuple[tuple[str, Value], ...],
     ) -> Value:
-        # What a method sees of its instance grows when a setter or the class's user stores
-        # a loss or a model on it: the walk is redone for the new attributes.
-        version = bound_self.cls.version if isinstance(bound_self, Instance) else 0
-        key = (fn, bound_self, args, kwargs, version)
+        key = (fn, bound_self, args, kwargs)
         cached = self._summaries.get(key)
-        if cached is not None:
-            return cached
+        # What a walk sees of an instance grows when a setter or the class's user stores a
+        # loss or a model on it: a summary holds while every attribute it read (through
+        # any callee) still reads the same, and is walked anew otherwise.
+        if cached is not None and _still_reads(cached[1]):
+            self._note_reads(cached[1])
+            return cached[0]
         if key in self._in_progress:
             # Recursion: cut here, and don't memoise the walks above the cut, which saw an
             # incomplete answer (a later call walks them again, a bounded number of times).
@@ -191,19 +196,37 @@ class Analyzer(Expressions, Calls):
             self._contexts[fn] = count + 1
         self._in_progress.add(key)
         self._stack.append(key)
+        reads: AttributeReads = {}
+        self._reads.append(reads)
         try:
             result = self._walk_function(fn, bound_self, args, kwargs)
         finally:
             self._in_progress.discard(key)
             self._stack.pop()
+            self._reads.pop()
+            self._note_reads(reads)  # what the callee read, its caller's result depends on
         if key in self._tainted:
             self._tainted.discard(key)
             rewalks = self._rewalks.get(key, 0)
             self._rewalks[key] = rewalks + 1
             if rewalks < _MAX_REWALKS:
                 return result
-        self._summaries[key] = result
+        self._summaries[key] = (result, reads)
         return result
+
+    def read_attribute(self, cls: ClassInfo, attr: str) -> Value | None:
+        """What is assigned to ``attr`` on instances of ``cls``, noted as read by the walks
+        in progress."""
+        value = cls.assigned_value(attr)
+        if self._reads:
+            self._reads[-1].setdefault((cls, attr), value)
+        return value
+
+    def _note_reads(self, reads: AttributeReads) -> None:
+        if self._reads and reads:
+            outer = self._reads[-1]
+            for read, value in reads.items():
+                outer.setdefault(read, value)
 
     def _walk_function(
         self,
@@ -614,3 +637,7 @@ def _item_getter(index: int, count: int) -> Callable[[object, Value], Value]:
         return UNBOUND if isinstance(value, Unbound) else UNKNOWN
 
     return item
+
+
+def _still_reads(reads: AttributeReads) -> bool:
+    return all(cls.assigned_value(attr) == value for (cls, attr), value in reads.items())

@@ -69,6 +69,7 @@ class Expressions:
         def assign(self, target: ast.expr, value: Value, frame: Frame, source: ast.expr | None,
                    stmt: ast.stmt | None) -> None: ...
         def _defaults(self, args: ast.arguments, frame: Frame) -> dict[str, Value]: ...
+        def read_attribute(self, cls: ClassInfo, attr: str) -> Value | None: ...
 
     def ev(self, node: ast.expr | None, frame: Frame) -> Value:
         if node is None:
@@ -253,7 +254,7 @@ class Expressions:
         if depth > 20:
             return None
         if instance is not None:
-            assigned = cls.assigned_value(attr)
+            assigned = self.read_attribute(cls, attr)
             if assigned is not None:
                 return assigned
         method = cls.methods.get(attr)

@@ -20,7 +20,7 @@ from xentguard.static.analyzer import Analyzer
 from xentguard.static.body_facts import body_facts
 from xentguard.static.checks import Checks
 from xentguard.static.findings import Finding
-from xentguard.static.heap import release_frozen
+from xentguard.static.heap import freeze_long_lived, release_frozen
 from xentguard.static.kinds import Deferred, ModuleValue, Value
 from xentguard.static.prefilter import import_statement_texts, import_statements, mentions_loss, might_have_findings
 from xentguard.static.scopes import Scope
@@ -155,6 +155,7 @@ class Project:
         for other in self.receiving_importers(key, file.tree):
             if self.analyse(other) is not None:  # maybe only imported so far
                 self.analyzer.drain(self._files[other].path)
+                freeze_long_lived()  # each importer's walk is long-lived too: see static/heap.py
 
     def receiving_importers(self, key: str, tree: ast.Module) -> list[str]:
         """The relevant importers that may give this module's receivers what they depend on."""

@@ -9,7 +9,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Callable
 
 from xentguard.static.body_facts import BodyFacts, FunctionNode, body_facts
-from xentguard.static.kinds import UNBOUND, UNKNOWN, Binding, Deferred, Value, join_all
+from xentguard.static.kinds import UNBOUND, UNKNOWN, Binding, Deferred, Value, join, join_all
 
 if TYPE_CHECKING:
     from xentguard.static.source import SourceFile
@@ -162,8 +162,11 @@ class ClassInfo:
         values = self.assigned.setdefault(attr, [])
         if value in values:
             return
+        before = join_all(values) if values else None
         values.append(value)
-        if self.attrs_state is AttributesState.DONE:
+        # Reads see the join of the values: a value that leaves it as it was (a second
+        # tensor of the same kind, anything once the join is unknown) changes no walk.
+        if self.attrs_state is AttributesState.DONE and (before is None or join(before, value) != before):
             self.version += 1
 
     def assigned_value(self, attr: str) -> Value | None:
