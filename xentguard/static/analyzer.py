@@ -448,7 +448,7 @@ class Analyzer(Expressions, Calls):
         elif isinstance(owner, Instance) and method in ("add_module", "register_module"):
             name = node.args[0]
             if isinstance(name, ast.Constant) and isinstance(name.value, str):
-                owner.cls.record_assignment(name.value, item)
+                owner.cls.record_assignment(name.value, item, outside=not _own_store(node.func, frame))
         if changed is not None:
             self.assign(target, changed, frame, None, None)
 
@@ -487,7 +487,7 @@ class Analyzer(Expressions, Calls):
             # class's user: what the attribute holds for every instance of the class.
             owner = self.ev(target.value, frame)
             if isinstance(owner, Instance) and not self._callers_decide(source, frame):
-                owner.cls.record_assignment(target.attr, value)
+                owner.cls.record_assignment(target.attr, value, outside=not _own_store(target, frame))
         elif isinstance(target, ast.Subscript):
             self.ev(target.slice, frame)
             container = self.ev(target.value, frame)
@@ -641,3 +641,10 @@ def _item_getter(index: int, count: int) -> Callable[[object, Value], Value]:
 
 def _still_reads(reads: AttributeReads) -> bool:
     return all(cls.assigned_value(attr) == value for (cls, attr), value in reads.items())
+
+
+def _own_store(target: ast.Attribute, frame: Frame) -> bool:
+    """A store on ``self`` in a method walked without its callers' arguments: what it
+    stores comes from the method's own body, which its file's hotness sees."""
+    return (frame.fn is not None and not frame.literals and frame.self_name is not None
+            and isinstance(target.value, ast.Name) and target.value.id == frame.self_name)

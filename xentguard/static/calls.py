@@ -18,7 +18,6 @@ from xentguard.static.kinds import (
     Fresh,
     FunctionRef,
     Instance,
-    Kind,
     Layer,
     LossFn,
     Mapping,
@@ -32,6 +31,7 @@ from xentguard.static.kinds import (
     TupleOf,
     Unknown,
     Value,
+    informative,
     map_cases,
     map_members,
 )
@@ -193,9 +193,9 @@ class Calls:
                       kwargs: tuple[tuple[str, Value], ...], frame: Frame, discarded: bool = False) -> Value:
         """A user function: its summary for these arguments. Findings made only because of
         what this call passes name the call."""
-        informative = any(_informative(v) for v in args) or any(_informative(v) for _, v in kwargs)
-        set_from_outside = isinstance(callee.bound_self, Instance) and callee.bound_self.cls.version > 0
-        if discarded and not informative and not set_from_outside and not self.worth_walking(callee.fn):
+        passes_kind = any(informative(v) for v in args) or any(informative(v) for _, v in kwargs)
+        set_from_outside = isinstance(callee.bound_self, Instance) and callee.bound_self.cls.informed_from_outside
+        if discarded and not passes_kind and not set_from_outside and not self.worth_walking(callee.fn):
             # Nothing of this walk could be seen: the value is unused, nothing informative is
             # passed or was stored on the instance by its users, and the body reaches no sink
             # (see hotness). (Chains such as post_init() -> init_weights() -> tie_weights()
@@ -203,7 +203,7 @@ class Calls:
             return UNKNOWN
         fn = callee.fn
         tested = fn.facts.tested_parameters
-        if not informative and not (tested and _selects_branch(args, kwargs)):
+        if not passes_kind and not (tested and _selects_branch(args, kwargs)):
             return self.summary(fn, callee.bound_self, (), ())
         args, kwargs, entries = self.enter(node, f"{fn.name}()", args, kwargs, frame, tested)
         site = self.checks.origin(f"{frame.file.short(node.func)}(...)", node, frame.file)
@@ -232,7 +232,7 @@ class Calls:
                 return value.entered(entry)
             if isinstance(value, Const):
                 return value if keep_literal else UNKNOWN
-            return value if _informative(value) else UNKNOWN
+            return value if informative(value) else UNKNOWN
 
         spread = next((i for i, a in enumerate(node.args) if isinstance(a, ast.Starred)), len(node.args))
         positional = tuple(seen(v, a, bool(tested)) for v, a in zip(args[:spread], node.args[:spread]))
@@ -314,8 +314,8 @@ class Calls:
                         return LossFn(loss, f"{cls.name} ({cls.file.short(base_node)})",
                                       self.checks.origin(cls.name, node, frame.file))
         init = self.class_member(cls, "__init__", Instance(cls))
-        if isinstance(init, FunctionRef) and (any(_informative(v) for v in args) or any(
-                _informative(v) for _, v in kwargs)):
+        if isinstance(init, FunctionRef) and (any(informative(v) for v in args) or any(
+                informative(v) for _, v in kwargs)):
             self.compute_attributes(cls)
             args, kwargs, _ = self.enter(node, f"{cls.name}()", args, kwargs, frame)
             self.summary(init.fn, Instance(cls), args, kwargs)
@@ -383,21 +383,6 @@ class Calls:
             return Tensor(value.kind, value.origin.through(seq.origin.what, seq.origin.path, seq.origin.line,
                                                            seq.origin.col))
         return value
-
-
-def _informative(value: Value) -> bool:
-    """Arguments worth a context-specific walk of the callee: kinds, losses, models."""
-    if isinstance(value, TupleOf):
-        return any(_informative(v) for v in value.items)
-    if isinstance(value, Mapping):
-        return any(_informative(v) for _, v in value.items)
-    if isinstance(value, Cases):
-        return any(_informative(v) for v in value.values())
-    if isinstance(value, Tensor):
-        # log of an arbitrary tensor matters only as a target written at the loss call
-        # (XG111); passing one on does not earn the callee a walk of its own.
-        return value.kind is not Kind.LOGGED
-    return isinstance(value, (LossFn, Layer, Sequential, Instance, FunctionRef, ClassRef, OneOf))
 
 
 def _overwrites(receiver: Value, func: ast.Attribute) -> bool:

@@ -419,3 +419,18 @@ def join_all(values: list[Value]) -> Value:
     for value in values[1:]:
         result = join(result, value)
     return result
+
+
+def informative(value: Value) -> bool:
+    """Arguments worth a context-specific walk of the callee: kinds, losses, models."""
+    if isinstance(value, TupleOf):
+        return any(informative(v) for v in value.items)
+    if isinstance(value, Mapping):
+        return any(informative(v) for _, v in value.items)
+    if isinstance(value, Cases):
+        return any(informative(v) for v in value.values())
+    if isinstance(value, Tensor):
+        # log of an arbitrary tensor matters only as a target written at the loss call
+        # (XG111); passing one on does not earn the callee a walk of its own.
+        return value.kind is not Kind.LOGGED
+    return isinstance(value, (LossFn, Layer, Sequential, Instance, FunctionRef, ClassRef, OneOf))

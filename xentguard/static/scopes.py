@@ -9,7 +9,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Callable
 
 from xentguard.static.body_facts import BodyFacts, FunctionNode, body_facts
-from xentguard.static.kinds import UNBOUND, UNKNOWN, Binding, Deferred, Value, join, join_all
+from xentguard.static.kinds import UNBOUND, UNKNOWN, Binding, Deferred, Value, informative, join, join_all
 
 if TYPE_CHECKING:
     from xentguard.static.source import SourceFile
@@ -151,23 +151,25 @@ class ClassInfo:
     # self.X = value assignments seen in any method, joined on read.
     assigned: dict[str, list[Value]] = field(default_factory=dict)
     attrs_state: AttributesState = field(default_factory=lambda: AttributesState.NOT_COMPUTED)
-    # Bumped when an attribute gets a new value after the class's own methods were walked
-    # for them (a setter called, ``model.criterion = ...`` by a user): methods are walked anew.
-    version: int = 0
+    # Set when an attribute gets a new kind, loss or model after the class's own methods
+    # were walked for them (a setter called, ``model.criterion = ...`` by a user): a method
+    # that reaches no sink by its own names may then reach one through ``self``.
+    informed_from_outside: bool = False
 
     def __repr__(self) -> str:
         return f"ClassInfo({self.name})"
 
-    def record_assignment(self, attr: str, value: Value) -> None:
+    def record_assignment(self, attr: str, value: Value, outside: bool = True) -> None:
+        """``outside``: stored by the class's user, a setter called with an argument, or a
+        constructor walked with its arguments, not by a method's own body."""
         values = self.assigned.setdefault(attr, [])
         if value in values:
             return
         before = join_all(values) if values else None
         values.append(value)
-        # Reads see the join of the values: a value that leaves it as it was (a second
-        # tensor of the same kind, anything once the join is unknown) changes no walk.
-        if self.attrs_state is AttributesState.DONE and (before is None or join(before, value) != before):
-            self.version += 1
+        if outside and self.attrs_state is AttributesState.DONE and not self.informed_from_outside:
+            after = value if before is None else join(before, value)
+            self.informed_from_outside = after != before and informative(after)
 
     def assigned_value(self, attr: str) -> Value | None:
         values = self.assigned.get(attr)
