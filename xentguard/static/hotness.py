@@ -78,8 +78,13 @@ def hotness(tree: ast.Module, project_import: Iterable[str] = ()) -> Hotness:
     definitions: list[tuple[set[str], set[str]]] = []  # (names defined, names mentioned)
     hot = set(CONSUMING_WORDS) | set(project_import)
     result = Hotness(None)
-    if not _collect(tree.body, definitions, hot, None, result.functions, result.direct):
+    bases: dict[str, set[str]] = {}
+    if not _collect(tree.body, definitions, hot, None, result.functions, result.direct, bases):
         return result
+    for name, leaves in bases.items():
+        # A class without an ``__init__`` of its own runs its bases' (one from elsewhere is
+        # as hot as its class).
+        definitions.append(({_init_of(name)}, {_init_of(b) for b in leaves} | (leaves - bases.keys())))
     changed = True
     while changed:
         changed = False
@@ -92,7 +97,8 @@ def hotness(tree: ast.Module, project_import: Iterable[str] = ()) -> Hotness:
 
 
 def _collect(body: list[ast.stmt], definitions: list[tuple[set[str], set[str]]], hot: set[str],
-             cls: str | None, functions: dict[int, tuple[bool, frozenset[str]]], direct: set[str]) -> bool:
+             cls: str | None, functions: dict[int, tuple[bool, frozenset[str]]], direct: set[str],
+             bases: dict[str, set[str]]) -> bool:
     for stmt in body:
         # A class is hot when calling its instances reaches a sink (its forward / __call__)
         # or when it derives from a hot name (a torch loss): not for its other methods,
@@ -100,14 +106,23 @@ def _collect(body: list[ast.stmt], definitions: list[tuple[set[str], set[str]]],
         owner = {cls} if cls is not None else set()
         if isinstance(stmt, _FUNCTIONS):
             used: set[str] = set()
-            definitions.append(({stmt.name, *(owner if stmt.name in _CALLED_AS_INSTANCE else ())}, used))
+            defined = {stmt.name, *(owner if stmt.name in _CALLED_AS_INSTANCE else ())}
+            if stmt.name == "__init__" and cls is not None:
+                defined.add(_init_of(cls))
+            definitions.append((defined, used))
+            positional = [*stmt.args.posonlyargs, *stmt.args.args]
+            first_parameter = positional[0].arg if positional and cls is not None else None
             makes_calls = False
             for node in walk(stmt):
                 if isinstance(node, ast.Name):
                     used.add(node.id)
                     continue
                 if isinstance(node, ast.Attribute):
-                    used.add(node.attr)
+                    if node.attr == "__init__":
+                        used.update(_inits_reached(node.value, bases.get(cls) if cls is not None else None,
+                                                   first_parameter))
+                    else:
+                        used.add(node.attr)
                 elif isinstance(node, ast.Call):
                     makes_calls = True
                 elif isinstance(node, (ast.Import, ast.ImportFrom)) and _imports_trainer(node):
@@ -124,7 +139,8 @@ def _collect(body: list[ast.stmt], definitions: list[tuple[set[str], set[str]]],
             functions[id(stmt)] = (makes_calls, frozenset(used))
         elif isinstance(stmt, ast.ClassDef):
             definitions.append(({stmt.name}, {name for base in stmt.bases for name in mentions(base)}))
-            if not _collect(stmt.body, definitions, hot, stmt.name, functions, direct):
+            bases[stmt.name] = {leaf for base in stmt.bases if (leaf := _leaf(base)) is not None}
+            if not _collect(stmt.body, definitions, hot, stmt.name, functions, direct, bases):
                 return False
         elif isinstance(stmt, (ast.Import, ast.ImportFrom)):
             if _imports_trainer(stmt):
@@ -148,7 +164,7 @@ def _collect(body: list[ast.stmt], definitions: list[tuple[set[str], set[str]]],
                 loop_names = {n.id for n in walk(stmt.target) if isinstance(n, ast.Name)}
                 definitions.append((loop_names, mentions(stmt.iter)))
             for block in blocks:
-                if not _collect(block, definitions, hot, cls, functions, direct):
+                if not _collect(block, definitions, hot, cls, functions, direct, bases):
                     return False
         else:
             bound = {n.id for n in walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
@@ -159,6 +175,31 @@ def _collect(body: list[ast.stmt], definitions: list[tuple[set[str], set[str]]],
                 bound |= mentions(stmt.value.func.value)  # ``layers.append(nn.Softmax())``
             definitions.append((bound, used))
     return True
+
+
+def _init_of(cls: str) -> str:
+    """The hot name of a class's ``__init__`` (not an identifier: it names no other thing)."""
+    return f"{cls}.__init__"
+
+
+def _inits_reached(receiver: ast.expr, bases: set[str] | None, first_parameter: str | None) -> set[str]:
+    """The ``__init__`` methods ``receiver.__init__`` may be: the enclosing class's bases'
+    for ``super().__init__``, ``Base``'s for ``Base.__init__``, and any (the bare name,
+    which every ``__init__`` defines) for the method's own instance or an expression."""
+    if isinstance(receiver, ast.Call) and isinstance(receiver.func, ast.Name) and receiver.func.id == "super":
+        return {_init_of(b) for b in bases} if bases is not None else {"__init__"}
+    leaf = _leaf(receiver)
+    if leaf is None or (isinstance(receiver, ast.Name) and receiver.id == first_parameter):
+        return {"__init__"}
+    return {_init_of(leaf)}
+
+
+def _leaf(node: ast.expr) -> str | None:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    return None
 
 
 def _imports_trainer(node: ast.Import | ast.ImportFrom) -> bool:
