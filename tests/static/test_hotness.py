@@ -109,3 +109,47 @@ def test_nested_functions_use_their_own_facts(monkeypatch: pytest.MonkeyPatch) -
         """), "m.py", isolated=True)
     assert [f.code for f in findings] == ["XG101"]
     assert "inner" in walked
+
+
+def test_one_hot_constructor_does_not_make_every_constructor_hot() -> None:
+    tree = ast.parse(textwrap.dedent(
+        """
+        import torch.nn as nn
+
+        class Head(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.loss = nn.CrossEntropyLoss()
+
+        class Plain(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.proj = nn.Linear(4, 4)
+
+        class Derived(Head):
+            def __init__(self):
+                super().__init__()
+
+        class Again(Plain):
+            def __init__(self):
+                Plain.__init__(self)
+
+        class Inherits(Head):
+            pass
+
+        class Grandchild(Inherits):
+            def __init__(self):
+                super().__init__()
+
+        class Restart(Plain):
+            def reset(self):
+                self.__init__()
+        """))
+    result = hotness(tree)
+    walked = {f"{cls.name}.{fn.name}": result.worth_walking(fn) for cls in tree.body if isinstance(cls, ast.ClassDef)
+              for fn in cls.body if isinstance(fn, ast.FunctionDef)}
+    # super().__init__() and Base.__init__ reach their bases' constructors (through a base
+    # without one of its own); an __init__ called on the instance itself may be any one.
+    assert walked == {"Head.__init__": True, "Plain.__init__": False, "Derived.__init__": True,
+                      "Again.__init__": False, "Grandchild.__init__": True, "Restart.reset": True}
+

@@ -129,14 +129,18 @@ class Analyzer(Expressions, Calls):
         call and mentions a name through which a sink is reached (see :mod:`hotness`)."""
         if isinstance(fn.node, ast.Lambda):
             return True
-        hot = self._hot.get(fn.file)
-        if hot is None:
-            hot = self._hot[fn.file] = hotness(fn.file.tree, self._project_imports(fn.file))
+        hot = self.hotness_of(fn.file)
         known = hot.worth_walking(fn.node)
         if known is not None:
             return known
         # A function nested in another one: its own facts, the file's hot names.
         return fn.facts.makes_calls and hot.reaches(fn.facts.mentions)
+
+    def hotness_of(self, file: SourceFile) -> Hotness:
+        hot = self._hot.get(file)
+        if hot is None:
+            hot = self._hot[file] = hotness(file.tree, self._project_imports(file))
+        return hot
 
     def _project_imports(self, file: SourceFile) -> set[str]:
         """Names the file binds from project modules that may reach a sink, read off the
