@@ -135,7 +135,7 @@ def _collect(body: list[ast.stmt], definitions: list[tuple[set[str], set[str]]],
                 elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in (
                         "add_module", "register_module", "append", "extend", "update"):
                     # ``self.add_module("head", nn.Softmax())``, ``layers.append(...)``.
-                    definitions.append((mentions(node.func.value), mentions(node)))
+                    definitions.append((_filled(node), mentions(node)))
             functions[id(stmt)] = (makes_calls, frozenset(used))
         elif isinstance(stmt, ast.ClassDef):
             definitions.append(({stmt.name}, {name for base in stmt.bases for name in mentions(base)}))
@@ -175,6 +175,20 @@ def _collect(body: list[ast.stmt], definitions: list[tuple[set[str], set[str]]],
                 bound |= mentions(stmt.value.func.value)  # ``layers.append(nn.Softmax())``
             definitions.append((bound, used))
     return True
+
+
+def _filled(call: ast.Call) -> set[str]:
+    """The names a container call fills: the attribute ``self.layers.append(x)`` fills (not
+    ``self``, which every method mentions), the named submodule of ``add_module("head",
+    x)``, every name of the receiver otherwise."""
+    assert isinstance(call.func, ast.Attribute)
+    receiver = call.func.value
+    if call.func.attr in ("add_module", "register_module") and call.args and isinstance(
+            call.args[0], ast.Constant) and isinstance(call.args[0].value, str):
+        return {call.args[0].value}
+    if isinstance(receiver, ast.Attribute):
+        return {receiver.attr}
+    return mentions(receiver)
 
 
 def _init_of(cls: str) -> str:
