@@ -3,7 +3,9 @@ abstract values, and hands loss calls and activation calls to :mod:`checks`.
 
 One traversal per function and calling context. Functions are summarised on demand
 (``summary``) and memoised on their abstract arguments, so a model's ``forward`` is
-walked once however often it is called; recursion yields ``UNKNOWN``.
+walked once however often it is called; a summary holds while the instance attributes
+it read still read the same (a setter or a class's user may store more later);
+recursion yields ``UNKNOWN``.
 """
 
 from __future__ import annotations
