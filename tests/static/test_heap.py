@@ -49,3 +49,26 @@ def test_changed_text_hands_the_old_walk_back(tmp_path: Path, monkeypatch: pytes
 def test_isolated_analysis_freezes_nothing(tmp_path: Path) -> None:
     assert [f.code for f in analyze_source(CODE, str(tmp_path / "m.py"), isolated=True)] == ["XG101"]
     assert gc.get_freeze_count() == 0
+
+
+def test_each_importer_walked_for_a_file_is_frozen_as_it_finishes(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    # Checking losses.py walks both importers (its helper calls what they pass it);
+    # each one's walk leaves the collector's generations as soon as it ends, not only
+    # when losses.py is done (full collections would scan them meanwhile).
+    (tmp_path / "setup.cfg").write_text("")
+    helper = "def score(loss_fn, out, y):\n    return loss_fn(out, y)\n"
+    (tmp_path / "losses.py").write_text(helper)
+    for name in ("a", "b"):
+        (tmp_path / f"{name}.py").write_text(
+            "import torch.nn as nn\nfrom losses import score\n\n"
+            "def step(out, y):\n    return score(nn.NLLLoss(), out, y)\n")
+    from xentguard.static import project as project_module
+
+    frozen_while_checking: list[int] = []
+    real_freeze = project_module.freeze_long_lived
+    monkeypatch.setattr(project_module, "freeze_long_lived",
+                        lambda: (real_freeze(), frozen_while_checking.append(gc.get_freeze_count())))
+    findings = analyze_source(helper, str(tmp_path / "losses.py"))
+    assert findings == []
+    assert len(frozen_while_checking) == 2 and 0 < frozen_while_checking[0] <= frozen_while_checking[1]

@@ -1,0 +1,65 @@
+"""Summaries are memoised on their arguments and hold while the instance attributes they
+read still read the same: storing an attribute a method never reads does not walk it
+again; storing one it reads does, and the new value is seen."""
+
+from __future__ import annotations
+
+import textwrap
+from collections import Counter
+
+import pytest
+
+from xentguard.static import analyze_source
+from xentguard.static.analyzer import Analyzer
+from xentguard.static.scopes import FunctionInfo
+
+CODE = textwrap.dedent(
+    """
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+    class Trainer:
+        def __init__(self):
+            self.criterion = None
+            self.note = None
+
+        def step(self, x, y):
+            return self.criterion(F.softmax(x, dim=1), y)
+
+    trainer = Trainer()
+    trainer.step(a, b)
+    trainer.note = nn.Linear(2, 2)
+    trainer.step(a, b)
+    {store}
+    trainer.step(a, b)
+    """
+)
+
+
+_WALK = Analyzer._walk_function
+
+
+def _walks(source: str, monkeypatch: pytest.MonkeyPatch) -> tuple[Counter[str], list[str]]:
+    walked: Counter[str] = Counter()
+
+    def counting(self: Analyzer, fn: FunctionInfo, *rest: object) -> object:
+        walked[fn.name] += 1
+        return _WALK(self, fn, *rest)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Analyzer, "_walk_function", counting)
+    codes = [f.code for f in analyze_source(source, "m.py", isolated=True)]
+    return walked, codes
+
+
+def test_a_store_the_method_never_reads_keeps_its_summary(monkeypatch: pytest.MonkeyPatch) -> None:
+    without, _ = _walks(CODE.format(store="pass"), monkeypatch)
+    walked, codes = _walks(CODE.format(store="trainer.note = nn.Dropout()"), monkeypatch)
+    assert walked["Trainer.step"] == without["Trainer.step"]
+    assert codes == []  # criterion is None: no loss is called
+
+
+def test_a_store_the_method_reads_walks_it_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    without, _ = _walks(CODE.format(store="pass"), monkeypatch)
+    walked, codes = _walks(CODE.format(store="trainer.criterion = nn.CrossEntropyLoss()"), monkeypatch)
+    assert walked["Trainer.step"] == without["Trainer.step"] + 1
+    assert codes == ["XG101"]
