@@ -148,8 +148,8 @@ class ClassInfo:
     bases: tuple[Value, ...]
     methods: dict[str, FunctionInfo] = field(default_factory=dict)
     class_attrs: dict[str, Value] = field(default_factory=dict)
-    # self.X = value assignments seen in any method, joined on read.
-    assigned: dict[str, list[Value]] = field(default_factory=dict)
+    # self.X = value assignments seen in any method (and by the class's users), joined.
+    assigned: dict[str, Value] = field(default_factory=dict)
     attrs_state: AttributesState = field(default_factory=lambda: AttributesState.NOT_COMPUTED)
     # Set when an attribute gets a new kind, loss or model after the class's own methods
     # were walked for them (a setter called, ``model.criterion = ...`` by a user): a method
@@ -162,15 +162,13 @@ class ClassInfo:
     def record_assignment(self, attr: str, value: Value, outside: bool = True) -> None:
         """``outside``: stored by the class's user, a setter called with an argument, or a
         constructor walked with its arguments, not by a method's own body."""
-        values = self.assigned.setdefault(attr, [])
-        if value in values:
-            return
-        before = join_all(values) if values else None
-        values.append(value)
+        before = self.assigned.get(attr)
+        after = value if before is None else join(before, value)
+        if after == before:
+            return  # what reads see is unchanged
+        self.assigned[attr] = after
         if outside and self.attrs_state is AttributesState.DONE and not self.informed_from_outside:
-            after = value if before is None else join(before, value)
-            self.informed_from_outside = after != before and informative(after)
+            self.informed_from_outside = informative(after)
 
     def assigned_value(self, attr: str) -> Value | None:
-        values = self.assigned.get(attr)
-        return join_all(values) if values else None
+        return self.assigned.get(attr)
