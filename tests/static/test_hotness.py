@@ -153,3 +153,29 @@ def test_one_hot_constructor_does_not_make_every_constructor_hot() -> None:
     assert walked == {"Head.__init__": True, "Plain.__init__": False, "Derived.__init__": True,
                       "Again.__init__": False, "Grandchild.__init__": True, "Restart.reset": True}
 
+
+
+def test_a_container_call_fills_the_attribute_not_the_instance() -> None:
+    tree = ast.parse(textwrap.dedent(
+        """
+        import torch.nn as nn
+
+        class Heads(nn.Module):
+            def __init__(self):
+                self.losses = []
+                self.losses.append(nn.CrossEntropyLoss())
+                self.add_module("extra", nn.NLLLoss())
+
+            def score(self, x, y):
+                return self.losses[0](x, y)
+
+            def other(self, x, y):
+                return self.extra(x, y)
+
+            def size(self):
+                return len(self.names())
+        """))
+    result = hotness(tree)
+    walked = {fn.name: result.worth_walking(fn) for fn in tree.body[1].body if isinstance(fn, ast.FunctionDef)}
+    # ``self`` is mentioned by every method: only what the calls filled is hot.
+    assert walked == {"__init__": True, "score": True, "other": True, "size": False}
