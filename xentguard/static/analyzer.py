@@ -73,8 +73,6 @@ ImportedNameConsumes = Callable[[SourceFile, str, int, str], bool]
 _MAX_CONTEXTS_PER_FUNCTION = 16
 # The instance attributes a walk read, with what each read gave (None: nothing assigned).
 AttributeReads = dict[tuple[ClassInfo, str], "Value | None"]
-# Methods called for their effect on the receiver, with their number of arguments.
-_MUTATING_METHODS = {"add_module": 2, "register_module": 2, "append": 1, "extend": 1, "update": 1}
 _MAX_REWALKS = 2
 
 
@@ -438,7 +436,7 @@ class Analyzer(Expressions, Calls):
             return
         method = node.func.attr
         target = node.func.value
-        if method not in _MUTATING_METHODS or len(node.args) != _MUTATING_METHODS[method]:
+        if method not in api.FILLING_METHODS or len(node.args) != api.FILLING_METHODS[method]:
             return
         owner = self.ev(target, frame)
         item = self.ev(node.args[-1], frame)
@@ -451,7 +449,7 @@ class Analyzer(Expressions, Calls):
             changed = owner.extended(item)
         elif isinstance(owner, Mapping) and not owner.sequence and method == "update":
             changed = owner.updated(item) if isinstance(item, Mapping) and not item.sequence else UNKNOWN
-        elif isinstance(owner, Instance) and method in ("add_module", "register_module"):
+        elif isinstance(owner, Instance) and method in api.SUBMODULE_REGISTRATIONS:
             name = node.args[0]
             if isinstance(name, ast.Constant) and isinstance(name.value, str):
                 owner.cls.record_assignment(name.value, item, outside=not _own_store(node.func, frame))

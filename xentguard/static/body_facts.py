@@ -13,11 +13,11 @@ import ast
 from dataclasses import dataclass
 from typing import Union
 
+from xentguard.static import torch_api as api
 from xentguard.static.walk import child_nodes
 
 FunctionNode = Union[ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda]
 _DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
-_REGISTERS_SUBMODULE = ("add_module", "register_module")
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ def body_facts(function: FunctionNode) -> BodyFacts:
             makes_calls = True
             func = node.func
             if isinstance(func, ast.Attribute):
-                if func.attr in _REGISTERS_SUBMODULE:
+                if func.attr in api.SUBMODULE_REGISTRATIONS:
                     assigns_attributes = True
                 elif func.attr == "forward":
                     func = func.value

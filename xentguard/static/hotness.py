@@ -132,8 +132,8 @@ def _collect(body: list[ast.stmt], definitions: list[tuple[set[str], set[str]]],
                     attrs = {t.attr for t in targets if isinstance(t, ast.Attribute)}
                     if attrs:
                         definitions.append((attrs, mentions(node.value)))
-                elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in (
-                        "add_module", "register_module", "append", "extend", "update"):
+                elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and (
+                        node.func.attr in api.FILLING_METHODS):
                     # ``self.add_module("head", nn.Softmax())``, ``layers.append(...)``.
                     definitions.append((_filled(node), mentions(node)))
             functions[id(stmt)] = (makes_calls, frozenset(used))
@@ -183,7 +183,7 @@ def _filled(call: ast.Call) -> set[str]:
     x)``, every name of the receiver otherwise."""
     assert isinstance(call.func, ast.Attribute)
     receiver = call.func.value
-    if call.func.attr in ("add_module", "register_module") and call.args and isinstance(
+    if call.func.attr in api.SUBMODULE_REGISTRATIONS and call.args and isinstance(
             call.args[0], ast.Constant) and isinstance(call.args[0].value, str):
         return {call.args[0].value}
     if isinstance(receiver, ast.Attribute):

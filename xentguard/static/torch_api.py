@@ -278,3 +278,8 @@ TRAINER_PACKAGES = frozenset(qualname.split(".", 1)[0] for qualname in TRAINERS)
 # Functions and layers that make a kind other than raw logits (activations): where findings
 # are made or fed. Linear layers make logits, which matter only at a loss.
 ACTIVATIONS = frozenset(q for q, k in {**PRODUCER_FUNCTIONS, **PRODUCER_LAYERS}.items() if k is not Kind.LOGITS)
+
+# Methods that fill their receiver (a module registering a submodule, a list, a dict),
+# with their number of positional arguments; the first two name the submodule.
+SUBMODULE_REGISTRATIONS = ("add_module", "register_module")
+FILLING_METHODS = {"add_module": 2, "register_module": 2, "append": 1, "extend": 1, "update": 1}
