@@ -56,3 +56,37 @@ def test_attribute_assignments_and_registered_submodules() -> None:
     assert facts("def f(self):\n    self.head: nn.Module = nn.Linear(2, 2)\n").assigns_attributes
     assert facts("def f(self):\n    self.add_module('act', nn.Softmax(1))\n").assigns_attributes
     assert facts("def f(self):\n    x[0] = 1\n    self.head(x)\n").assigns_attributes is False
+
+
+def test_what_the_gate_and_the_receivers_need_comes_from_the_same_pass() -> None:
+    found = facts(
+        """
+        def __init__(self, loss, width):
+            super().__init__()
+            Base.__init__(self)
+            self.loss = loss
+            self.head = Head(width)
+            self.layers.append(Block())
+            self.add_module("act", nn.Softmax(1))
+            self.criterion(self.head.forward(x))
+            y = super().forward(x)
+        """
+    )
+    assert found.init_calls == {("super()", ""), ("name", "Base")}
+    assert found.super_methods == {"forward"}
+    assert ".__init__" not in found.mentions and ".forward" in found.mentions  # self.head.forward
+    assert ".__init__" in found.reachable_names()
+    assert set(found.attribute_stores) == {
+        (frozenset({".loss"}), frozenset({"loss"})),
+        (frozenset({".head"}), frozenset({"Head", "width"})),
+        (frozenset({".layers"}), frozenset({"self", ".layers", ".append", "Block"})),
+        (frozenset({".act"}), frozenset({"self", ".add_module", "nn", ".Softmax"})),
+    }
+    assert found.calls_on_first == {"criterion", "head", "add_module"}  # self.head.forward(...): head
+    assert found.stored_from_parameters == {"loss"} and found.stored_otherwise == {"head"}
+
+
+def test_facts_are_computed_once_per_node() -> None:
+    function = ast.parse("def f(x):\n    return g(x)\n").body[0]
+    assert isinstance(function, ast.FunctionDef)
+    assert body_facts(function) is body_facts(function)

@@ -154,6 +154,111 @@ def test_one_hot_constructor_does_not_make_every_constructor_hot() -> None:
                       "Again.__init__": False, "Grandchild.__init__": True, "Restart.reset": True}
 
 
+def _walked_methods(code: str) -> dict[str, bool | None]:
+    tree = ast.parse(textwrap.dedent(code))
+    result = hotness(tree)
+    return {f"{cls.name}.{fn.name}": result.worth_walking(fn) for cls in tree.body if isinstance(cls, ast.ClassDef)
+            for fn in cls.body if isinstance(fn, ast.FunctionDef)}
+
+
+def test_attributes_and_variables_are_two_namespaces() -> None:
+    walked = _walked_methods(
+        """
+        import torch
+        import torch.nn as nn
+
+        class Scores(nn.Module):
+            def forward(self, x):
+                return torch.log(x)
+
+        class Block(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.self = Scores()
+
+            def shape(self, x):
+                return x.view(self.width)
+
+            def run(self, x):
+                return self.self(x)
+        """)
+    # The attribute named ``self`` is hot; the parameter every method names is not.
+    assert walked == {"Scores.forward": True, "Block.__init__": True, "Block.shape": False, "Block.run": True}
+
+
+def test_super_calls_reach_the_bases_method_not_every_method_of_that_name() -> None:
+    walked = _walked_methods(
+        """
+        import torch.nn as nn
+        import torch.nn.functional as F
+
+        class Plain(nn.Module):
+            def forward(self, x):
+                return x * 2
+
+        class Fused(Plain):
+            def forward(self, x):
+                return super().forward(x)
+
+        class Head(nn.Module):
+            def forward(self, x, y):
+                return F.cross_entropy(x, y)
+
+        class Inherits(Head):
+            def tag(self):
+                return 1
+
+        class Scaled(Inherits):
+            def forward(self, x, y):
+                return super().forward(x * 2, y)
+
+        class Own(Head):
+            def forward(self, x, y):
+                return x
+
+        class AfterOwn(Own):
+            def forward(self, x, y):
+                return super().forward(x, y)
+
+        class FromTorch(nn.CrossEntropyLoss):
+            def forward(self, x, y):
+                return super().forward(x.permute(0, 2, 1), y)
+        """)
+    # Plain's forward reaches nothing, Head's a loss (through Inherits, which has none of
+    # its own); Own's forward overrides Head's. A base from elsewhere may be any forward.
+    assert walked == {"Plain.forward": False, "Fused.forward": False, "Head.forward": True, "Inherits.tag": False,
+                      "Scaled.forward": True, "Own.forward": False, "AfterOwn.forward": False,
+                      "FromTorch.forward": True}
+
+
+def test_a_class_with_its_own_constructor_does_not_inherit_its_bases_hotness() -> None:
+    walked = _walked_methods(
+        """
+        import torch.nn as nn
+
+        class Base(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.criterion = nn.NLLLoss()
+
+        class Own(Base):
+            def __init__(self):
+                self.width = 3
+
+        class Child(Own):
+            def __init__(self):
+                super().__init__()
+
+        class Inherits(Base):
+            pass
+
+        class Grandchild(Inherits):
+            def __init__(self):
+                super().__init__()
+        """)
+    assert walked == {"Base.__init__": True, "Own.__init__": False, "Child.__init__": False,
+                      "Grandchild.__init__": True}
+
 
 def test_a_container_call_fills_the_attribute_not_the_instance() -> None:
     tree = ast.parse(textwrap.dedent(

@@ -63,3 +63,33 @@ def test_a_store_the_method_reads_walks_it_again(monkeypatch: pytest.MonkeyPatch
     walked, codes = _walks(CODE.format(store="trainer.criterion = nn.CrossEntropyLoss()"), monkeypatch)
     assert walked["Trainer.step"] == without["Trainer.step"] + 1
     assert codes == ["XG101"]
+
+
+ENCODER = textwrap.dedent(
+    """
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+    class Encoder(nn.Module):
+        def forward(self, ids, mask{default}):
+            return F.log_softmax(ids, -1)
+
+    class Model(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.encoder = Encoder()
+
+        def forward(self, ids, mask):
+            return F.nll_loss(self.encoder(ids, mask), mask)
+    """
+)
+
+
+def test_uninformative_arguments_share_the_walk_without_arguments(monkeypatch: pytest.MonkeyPatch) -> None:
+    walked, codes = _walks(ENCODER.format(default=""), monkeypatch)
+    # ``self.encoder(ids, mask)`` passes nothing informative: the walk with no arguments.
+    assert walked["Encoder.forward"] == 1
+    assert codes == []
+    # A parameter with a default binds something else when left out: its own walk.
+    walked, _ = _walks(ENCODER.format(default="=None"), monkeypatch)
+    assert walked["Encoder.forward"] == 2

@@ -134,7 +134,7 @@ class Analyzer(Expressions, Calls):
         if known is not None:
             return known
         # A function nested in another one: its own facts, the file's hot names.
-        return fn.facts.makes_calls and hot.reaches(fn.facts.mentions)
+        return fn.facts.makes_calls and hot.reaches(fn.facts.reachable_names())
 
     def hotness_of(self, file: SourceFile) -> Hotness:
         hot = self._hot.get(file)
@@ -179,6 +179,7 @@ class Analyzer(Expressions, Calls):
         args: tuple[Value, ...],
         kwargs: tuple[tuple[str, Value], ...],
     ) -> Value:
+        args = _without_unknown_tail(fn, bound_self, args)
         key = (fn, bound_self, args, kwargs)
         cached = self._summaries.get(key)
         # What a walk sees of an instance grows when a setter or the class's user stores a
@@ -652,3 +653,17 @@ def _own_store(target: ast.Attribute, frame: Frame) -> bool:
     stores comes from the method's own body, which its file's hotness sees."""
     return (frame.fn is not None and not frame.literals and frame.self_name is not None
             and isinstance(target.value, ast.Name) and target.value.id == frame.self_name)
+
+
+def _without_unknown_tail(fn: FunctionInfo, bound_self: Value | None, args: tuple[Value, ...]) -> tuple[Value, ...]:
+    """``args`` without the trailing unknowns that bind what leaving them out binds (a
+    parameter without a default, or an unknown one): ``self.encoder(ids, mask)`` passing
+    nothing informative is the walk with no arguments, not a second one."""
+    count = len(args)
+    if not count or not isinstance(args[-1], Unknown):
+        return args
+    params = fn.params[1:] if bound_self is not None and fn.params else fn.params
+    while count and isinstance(args[count - 1], Unknown) and (
+            count > len(params) or isinstance(fn.defaults.get(params[count - 1].arg, UNKNOWN), Unknown)):
+        count -= 1
+    return args[:count]

@@ -1,23 +1,37 @@
 """What one pass over a function's tree tells: the names it binds, whether it makes calls
 or calls one of its parameters, whether it assigns attributes, which parameters its
-branches test.
+branches test, what it mentions (for the walking gate, :mod:`hotness`) and which
+attributes of its instance it calls and stores (for :func:`project.receivers`).
 
-Each function walked needs its local names, and deciding whether a function is worth
-walking needs the other two; three separate walks of every function were a sixth of the
-analysis' time on the benchmark corpus.
+Each function walked needs its local names, deciding whether a function is worth walking
+needs what it mentions, and deciding which importers can inform a module needs what its
+methods call and store: separate walks of every function for each were a sixth of the
+analysis' time on the benchmark corpus, so one pass computes them all, once per node
+(the facts are kept while the tree lives).
 """
 
 from __future__ import annotations
 
 import ast
+import weakref
 from dataclasses import dataclass
 from typing import Union
 
 from xentguard.static import torch_api as api
-from xentguard.static.walk import child_nodes
+from xentguard.static.walk import child_nodes, walk
 
 FunctionNode = Union[ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda]
 _DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+# Attributes and variables are two namespaces for the walking gate: ``self.self = ...``
+# (an attribute named ``self``) must not make every method mentioning ``self`` hot.
+ATTRIBUTE_PREFIX = "."
+# How ``<receiver>.__init__`` was written (see hotness._inits_reached).
+SUPER, NAMED, ATTRIBUTE, OTHER = "super()", "name", "attribute", "other"
+
+
+def attribute_name(attr: str) -> str:
+    """The gate's spelling of an attribute name (see ATTRIBUTE_PREFIX)."""
+    return ATTRIBUTE_PREFIX + attr
 
 
 @dataclass(frozen=True)
@@ -30,7 +44,29 @@ class BodyFacts:
     # a literal a caller passes for one (``train=True``) selects the branch.
     tested_parameters: frozenset[str] = frozenset()
     parameters: frozenset[str] = frozenset()
-    mentions: frozenset[str] = frozenset()  # every name loaded and attribute named (see hotness)
+    # Every name loaded and attribute named (attributes as attribute_name() spells them),
+    # but ``<receiver>.__init__`` and ``super().<method>``, which are init_calls and
+    # super_methods: the gate resolves those to the methods they can be.
+    mentions: frozenset[str] = frozenset()
+    init_calls: frozenset[tuple[str, str]] = frozenset()  # (SUPER|NAMED|ATTRIBUTE|OTHER, leaf)
+    super_methods: frozenset[str] = frozenset()
+    # (attributes stored, what the stored value mentions): ``self.head = Attention()``, and
+    # what a container call fills: ``self.layers.append(x)``, ``self.add_module("h", x)``.
+    attribute_stores: tuple[tuple[frozenset[str], frozenset[str]], ...] = ()
+    trainer_imports: frozenset[str] = frozenset()  # names bound by imports of trainer libraries
+    # For receivers: attributes of the first parameter called (``self.criterion(...)``), and
+    # attribute targets stored from a parameter (``self.loss = loss``) or otherwise.
+    calls_on_first: frozenset[str] = frozenset()
+    stored_from_parameters: frozenset[str] = frozenset()
+    stored_otherwise: frozenset[str] = frozenset()
+
+    def reachable_names(self) -> frozenset[str]:
+        """What the function mentions, with ``.__init__`` and ``super().m`` taken as any
+        method of that name (for a function the gate did not resolve them in)."""
+        extra = {attribute_name(m) for m in self.super_methods}
+        if self.init_calls:
+            extra.add(attribute_name("__init__"))
+        return self.mentions | extra if extra else self.mentions
 
 
 def param_names(args: ast.arguments) -> frozenset[str]:
@@ -47,14 +83,36 @@ def callable_parameters(args: ast.arguments) -> frozenset[str]:
     return frozenset(a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)) - {"self", "cls"}
 
 
+_KNOWN: weakref.WeakKeyDictionary[ast.AST, BodyFacts] = weakref.WeakKeyDictionary()
+
+
 def body_facts(function: FunctionNode) -> BodyFacts:
-    names = set(param_names(function.args))
-    callable_params = callable_parameters(function.args)
+    """The facts of ``function``, computed once per node."""
+    found = _KNOWN.get(function)
+    if found is None:
+        found = _KNOWN[function] = _compute(function)
+    return found
+
+
+def _compute(function: FunctionNode) -> BodyFacts:
+    args = function.args
+    parameters = param_names(args)
+    all_parameters = {a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)}
+    names = set(parameters)
+    callable_params = callable_parameters(args)
+    first = args.args[0].arg if args.args else None
     declared_elsewhere: set[str] = set()  # global / nonlocal
     calls_parameters = assigns_attributes = makes_calls = False
     stored: set[str] = set()
     tested: set[str] = set()
     mentioned: set[str] = set()
+    init_calls: set[tuple[str, str]] = set()
+    super_methods: set[str] = set()
+    attribute_stores: list[tuple[frozenset[str], frozenset[str]]] = []
+    trainer_imports: set[str] = set()
+    calls_on_first: set[str] = set()
+    from_parameters: set[str] = set()
+    otherwise: set[str] = set()
 
     # (node, whether names it binds belong to this function's scope)
     body = function.body if isinstance(function.body, list) else []
@@ -62,30 +120,53 @@ def body_facts(function: FunctionNode) -> BodyFacts:
     stack: list[tuple[ast.AST, bool]] = [(child, id(child) in in_body) for child in child_nodes(function)]
     while stack:
         node, local = stack.pop()
-        if isinstance(node, ast.Name):
-            mentioned.add(node.id)
-            if local and isinstance(node.ctx, ast.Store):
-                names.add(node.id)
-                stored.add(node.id)
+        kind = type(node)
+        if kind is ast.Name:
+            mentioned.add(node.id)  # type: ignore[attr-defined]
+            if local and type(node.ctx) is ast.Store:  # type: ignore[attr-defined]
+                names.add(node.id)  # type: ignore[attr-defined]
+                stored.add(node.id)  # type: ignore[attr-defined]
             continue
-        if isinstance(node, ast.Attribute):
-            mentioned.add(node.attr)
-        if isinstance(node, (ast.If, ast.IfExp, ast.While)) and local:
-            tested.update(n.id for n in _tested_names(node.test))
-        if isinstance(node, ast.Call):
+        if kind is ast.Attribute:
+            assert isinstance(node, ast.Attribute)
+            receiver = node.value
+            if node.attr == "__init__":
+                init_calls.add(_init_receiver(receiver))
+            elif _is_super(receiver):
+                super_methods.add(node.attr)
+            else:
+                mentioned.add(attribute_name(node.attr))
+        elif kind is ast.Call:
+            assert isinstance(node, ast.Call)
             makes_calls = True
             func = node.func
             if isinstance(func, ast.Attribute):
+                if func.attr in api.FILLING_METHODS:
+                    attribute_stores.append((frozenset(_filled(node)), frozenset(mentions(node))))
                 if func.attr in api.SUBMODULE_REGISTRATIONS:
                     assigns_attributes = True
                 elif func.attr == "forward":
                     func = func.value
             if isinstance(func, ast.Name) and func.id in callable_params:
                 calls_parameters = True
-        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == first:
+                calls_on_first.add(func.attr)
+        elif kind is ast.Assign or kind is ast.AnnAssign:
+            assert isinstance(node, (ast.Assign, ast.AnnAssign))
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            if any(isinstance(t, ast.Attribute) for t in targets):
+            attributes = frozenset(t.attr for t in targets if isinstance(t, ast.Attribute))
+            if attributes:
                 assigns_attributes = True
+                value = node.value
+                if value is not None:
+                    attribute_stores.append((frozenset(map(attribute_name, attributes)), frozenset(mentions(value))))
+                if isinstance(value, ast.Name) and value.id in all_parameters:
+                    from_parameters.update(attributes)
+                else:
+                    otherwise.update(attributes)
+        elif kind is ast.If or kind is ast.IfExp or kind is ast.While:
+            if local:
+                tested.update(n.id for n in _tested_names(node.test))  # type: ignore[attr-defined]
         elif isinstance(node, _DEFINITIONS):
             if local:
                 names.add(node.name)
@@ -93,21 +174,72 @@ def body_facts(function: FunctionNode) -> BodyFacts:
             decorators = {id(d) for d in node.decorator_list}
             stack.extend((child, local and id(child) in decorators) for child in child_nodes(node))
             continue
-        elif isinstance(node, ast.Lambda):
+        elif kind is ast.Lambda:
             stack.extend((child, False) for child in child_nodes(node))
             continue
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+        elif kind is ast.Import or kind is ast.ImportFrom:
+            assert isinstance(node, (ast.Import, ast.ImportFrom))
+            bound = [(alias.asname or alias.name).split(".")[0] for alias in node.names]
             if local:
-                names.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+                names.update(bound)
+            if imports_trainer(node):
+                trainer_imports.update(bound)
             continue
-        elif isinstance(node, (ast.Global, ast.Nonlocal)):
+        elif kind is ast.Global or kind is ast.Nonlocal:
             if local:
-                declared_elsewhere.update(node.names)
+                declared_elsewhere.update(node.names)  # type: ignore[attr-defined]
             continue
         stack.extend((child, local) for child in child_nodes(node))
-    tested_parameters = frozenset(tested & param_names(function.args) - stored - declared_elsewhere)
+    tested_parameters = frozenset(tested & parameters - stored - declared_elsewhere)
     return BodyFacts(frozenset(names - declared_elsewhere), calls_parameters, assigns_attributes, makes_calls,
-                     tested_parameters, param_names(function.args), frozenset(mentioned))
+                     tested_parameters, parameters, frozenset(mentioned), frozenset(init_calls),
+                     frozenset(super_methods), tuple(attribute_stores), frozenset(trainer_imports),
+                     frozenset(calls_on_first), frozenset(from_parameters), frozenset(otherwise))
+
+
+def mentions(node: ast.AST) -> set[str]:
+    """Every name loaded and every attribute named in ``node`` (see attribute_name)."""
+    found: set[str] = set()
+    for child in walk(node):
+        if isinstance(child, ast.Name):
+            found.add(child.id)
+        elif isinstance(child, ast.Attribute):
+            found.add(attribute_name(child.attr))
+    return found
+
+
+def _filled(call: ast.Call) -> set[str]:
+    """The names a container call fills: the attribute ``self.layers.append(x)`` fills (not
+    ``self``, which every method mentions), the named submodule of ``add_module("head",
+    x)``, every name of the receiver otherwise."""
+    assert isinstance(call.func, ast.Attribute)
+    receiver = call.func.value
+    if call.func.attr in api.SUBMODULE_REGISTRATIONS and call.args and isinstance(
+            call.args[0], ast.Constant) and isinstance(call.args[0].value, str):
+        return {attribute_name(call.args[0].value)}
+    if isinstance(receiver, ast.Attribute):
+        return {attribute_name(receiver.attr)}
+    return mentions(receiver)
+
+
+def _is_super(node: ast.expr) -> bool:
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "super"
+
+
+def _init_receiver(receiver: ast.expr) -> tuple[str, str]:
+    if _is_super(receiver):
+        return SUPER, ""
+    if isinstance(receiver, ast.Name):
+        return NAMED, receiver.id
+    if isinstance(receiver, ast.Attribute):
+        return ATTRIBUTE, receiver.attr
+    return OTHER, ""
+
+
+def imports_trainer(node: ast.Import | ast.ImportFrom) -> bool:
+    """An import from a library whose entry points call losses (``torch_api.TRAINERS``)."""
+    packages = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
+    return any(package.split(".", 1)[0] in api.TRAINER_PACKAGES for package in packages)
 
 
 def _tested_names(test: ast.expr) -> list[ast.Name]:
@@ -124,4 +256,5 @@ def _tested_names(test: ast.expr) -> list[ast.Name]:
     return []
 
 
-__all__ = ["BodyFacts", "FunctionNode", "body_facts", "callable_parameters", "param_names"]
+__all__ = ["ATTRIBUTE_PREFIX", "BodyFacts", "FunctionNode", "attribute_name", "body_facts", "callable_parameters",
+           "imports_trainer", "mentions", "param_names"]

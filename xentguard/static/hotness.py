@@ -10,8 +10,16 @@ what each one mentions: never from how anything is spelled (renaming consistentl
 hot names to hot names), and never from comments. Calls with known arguments are walked
 whatever this says: what the caller passes is its own hot value.
 
-Measured on the benchmark corpus: walking every function that makes a call took 3x the
-time of the whole analysis before this gate.
+Names are kept in two namespaces: variables, and attributes (``attribute_name``), since
+only an attribute store (``self.head = ...``) defines an attribute and nothing else. A
+``def``, a ``class``, an assignment to a name or an import defines both: a function of
+the module is reachable as ``module.f`` too, a class-level name as ``self.name``.
+``super().m`` and ``Base.__init__`` resolve to the methods of this file's classes they
+can be (a qualified name, ``Class.method``, that names nothing else).
+
+What each function mentions comes from :mod:`body_facts` (one pass per function, shared
+with the walk). Measured on the benchmark corpus: walking every function that makes a
+call took 3x the time of the whole analysis before this gate.
 """
 
 from __future__ import annotations
@@ -21,6 +29,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from xentguard.static import torch_api as api
+from xentguard.static.body_facts import (
+    ATTRIBUTE,
+    NAMED,
+    SUPER,
+    BodyFacts,
+    attribute_name,
+    body_facts,
+    imports_trainer,
+    mentions,
+)
 from xentguard.static.prefilter import leaf_names
 from xentguard.static.walk import walk
 
@@ -28,7 +46,7 @@ from xentguard.static.walk import walk
 # log and exp. A definition that mentions one, or a hot name, is hot, and so are the
 # functions that mention it.
 CONSUMING_WORDS = leaf_names(api.LOSS_FUNCTIONS, api.LOSS_CLASSES, api.LOG_FUNCTIONS, api.EXP_FUNCTIONS) | {
-    "log", "exp"}  # library trainers: the names their packages' imports bind (see _collect)
+    "log", "exp"}  # library trainers: the names their packages' imports bind (see _Collector)
 # Activations are findings where they are written (XG109) and make the kinds consuming
 # sinks see, but a definition that only produces probabilities (an attention block, a
 # model ending in softmax) causes no finding in its callers unless they consume it:
@@ -36,28 +54,27 @@ CONSUMING_WORDS = leaf_names(api.LOSS_FUNCTIONS, api.LOSS_CLASSES, api.LOG_FUNCT
 SINK_WORDS = CONSUMING_WORDS | leaf_names(api.ACTIVATIONS, api.PRODUCER_METHODS)
 
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
+_BLOCKS = (ast.If, ast.For, ast.AsyncFor, ast.While, ast.With, ast.AsyncWith, ast.Try,
+           *(getattr(ast, name) for name in ("TryStar", "Match") if hasattr(ast, name)))
 _CALLED_AS_INSTANCE = frozenset({"forward", "__call__"})
+Definition = tuple[set[str], set[str]]  # (names defined, names mentioned)
 
 
-def mentions(node: ast.AST) -> set[str]:
-    """Every name loaded and every attribute named in ``node``."""
-    found: set[str] = set()
-    for child in walk(node):
-        if isinstance(child, ast.Name):
-            found.add(child.id)
-        elif isinstance(child, ast.Attribute):
-            found.add(child.attr)
+def both(names: Iterable[str]) -> set[str]:
+    """A definition any code may reach by name or as an attribute: both spellings."""
+    found = set(names)
+    found.update(attribute_name(name) for name in list(found))
     return found
 
 
 @dataclass
 class Hotness:
     """The hot names of a file (None: unknowable), and what each function mentions and
-    whether it makes a call, by function node (from the same pass)."""
+    whether it makes a call, by function node."""
 
     names: frozenset[str] | None
     functions: dict[int, tuple[bool, frozenset[str]]] = field(default_factory=dict)
-    direct: set[str] = field(default_factory=lambda: set(SINK_WORDS))  # activations, as the file imports them
+    direct: set[str] = field(default_factory=lambda: both(SINK_WORDS))  # activations, as the file imports them
 
     def worth_walking(self, node: ast.AST) -> bool | None:
         """None: the function is not one of this file's top-level functions or methods."""
@@ -75,16 +92,11 @@ def hotness(tree: ast.Module, project_import: Iterable[str] = ()) -> Hotness:
     """The names of ``tree`` through which a sink can be reached, or None when they cannot
     be known (a star import from the project binds names the text does not show).
     ``project_import``: the names the file binds by importing project modules."""
-    definitions: list[tuple[set[str], set[str]]] = []  # (names defined, names mentioned)
-    hot = set(CONSUMING_WORDS) | set(project_import)
-    result = Hotness(None)
-    bases: dict[str, set[str]] = {}
-    if not _collect(tree.body, definitions, hot, None, result.functions, result.direct, bases):
-        return result
-    for name, leaves in bases.items():
-        # A class without an ``__init__`` of its own runs its bases' (one from elsewhere is
-        # as hot as its class).
-        definitions.append(({_init_of(name)}, {_init_of(b) for b in leaves} | (leaves - bases.keys())))
+    collector = _Collector(both(CONSUMING_WORDS) | both(project_import))
+    if not collector.collect(tree.body, None):
+        return Hotness(None)
+    definitions = collector.definitions + collector.inherited()
+    hot = collector.hot
     changed = True
     while changed:
         changed = False
@@ -92,120 +104,143 @@ def hotness(tree: ast.Module, project_import: Iterable[str] = ()) -> Hotness:
             if not defined <= hot and used & hot:
                 hot |= defined
                 changed = True
-    result.names = frozenset(hot)
-    return result
+    return Hotness(frozenset(hot), collector.functions, collector.direct)
 
 
-def _collect(body: list[ast.stmt], definitions: list[tuple[set[str], set[str]]], hot: set[str],
-             cls: str | None, functions: dict[int, tuple[bool, frozenset[str]]], direct: set[str],
-             bases: dict[str, set[str]]) -> bool:
-    for stmt in body:
+class _Collector:
+    """The definitions of a file and what each mentions, in one pass over its statements
+    (each function's facts come from body_facts)."""
+
+    def __init__(self, hot: set[str]) -> None:
+        self.hot = hot
+        self.definitions: list[Definition] = []
+        self.functions: dict[int, tuple[bool, frozenset[str]]] = {}
+        self.direct = both(SINK_WORDS)
+        self.bases: dict[str, set[str]] = {}  # class of this file -> the leaf names of its bases
+        self.methods: set[str] = set()  # Class.method for every method of this file
+        self.super_called: set[str] = set()  # the m of every super().m
+
+    def inherited(self) -> list[Definition]:
+        """A class without a method of its own runs its bases': ``__init__`` (one from
+        elsewhere is as hot as its class), and every method some ``super().m`` calls (one
+        from elsewhere: as hot as any method of that name)."""
+        found: list[Definition] = []
+        for name, leaves in self.bases.items():
+            elsewhere = leaves - self.bases.keys()
+            for method in {"__init__"} | self.super_called:
+                if _method_of(name, method) in self.methods:
+                    continue
+                reached = {_method_of(b, method) for b in leaves}
+                if method == "__init__":
+                    reached |= elsewhere
+                elif elsewhere:
+                    reached.add(attribute_name(method))
+                found.append(({_method_of(name, method)}, reached))
+        return found
+
+    def collect(self, body: list[ast.stmt], cls: str | None) -> bool:
+        """False: a star import from the project (the names it binds are unknown)."""
+        for stmt in body:
+            if isinstance(stmt, _FUNCTIONS):
+                self.function(stmt, cls)
+            elif isinstance(stmt, ast.ClassDef):
+                self.definitions.append((both({stmt.name}), {n for base in stmt.bases for n in mentions(base)}))
+                self.bases[stmt.name] = {leaf for base in stmt.bases if (leaf := _leaf(base)) is not None}
+                if not self.collect(stmt.body, stmt.name):
+                    return False
+            elif isinstance(stmt, (ast.Import, ast.ImportFrom)):
+                if not self.imports(stmt):
+                    return False
+            elif isinstance(stmt, _BLOCKS):
+                blocks = [getattr(stmt, name, []) for name in ("body", "orelse", "finalbody")]
+                blocks += [handler.body for handler in getattr(stmt, "handlers", [])]
+                blocks += [case.body for case in getattr(stmt, "cases", [])]
+                if isinstance(stmt, (ast.For, ast.AsyncFor)):
+                    loop_names = both({n.id for n in walk(stmt.target) if isinstance(n, ast.Name)})
+                    self.definitions.append((loop_names, mentions(stmt.iter)))
+                for block in blocks:
+                    if not self.collect(block, cls):
+                        return False
+            else:
+                self.statement(stmt)
+        return True
+
+    def function(self, stmt: ast.FunctionDef | ast.AsyncFunctionDef, cls: str | None) -> None:
         # A class is hot when calling its instances reaches a sink (its forward / __call__)
         # or when it derives from a hot name (a torch loss): not for its other methods,
         # which are hot under their own names.
-        owner = {cls} if cls is not None else set()
-        if isinstance(stmt, _FUNCTIONS):
-            used: set[str] = set()
-            defined = {stmt.name, *(owner if stmt.name in _CALLED_AS_INSTANCE else ())}
-            if stmt.name == "__init__" and cls is not None:
-                defined.add(_init_of(cls))
-            definitions.append((defined, used))
-            positional = [*stmt.args.posonlyargs, *stmt.args.args]
-            first_parameter = positional[0].arg if positional and cls is not None else None
-            makes_calls = False
-            for node in walk(stmt):
-                if isinstance(node, ast.Name):
-                    used.add(node.id)
-                    continue
-                if isinstance(node, ast.Attribute):
-                    if node.attr == "__init__":
-                        used.update(_inits_reached(node.value, bases.get(cls) if cls is not None else None,
-                                                   first_parameter))
-                    else:
-                        used.add(node.attr)
-                elif isinstance(node, ast.Call):
-                    makes_calls = True
-                elif isinstance(node, (ast.Import, ast.ImportFrom)) and _imports_trainer(node):
-                    hot.update((a.asname or a.name).split(".")[0] for a in node.names)
-                if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
-                    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-                    attrs = {t.attr for t in targets if isinstance(t, ast.Attribute)}
-                    if attrs:
-                        definitions.append((attrs, mentions(node.value)))
-                elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and (
-                        node.func.attr in api.FILLING_METHODS):
-                    # ``self.add_module("head", nn.Softmax())``, ``layers.append(...)``.
-                    definitions.append((_filled(node), mentions(node)))
-            functions[id(stmt)] = (makes_calls, frozenset(used))
-        elif isinstance(stmt, ast.ClassDef):
-            definitions.append(({stmt.name}, {name for base in stmt.bases for name in mentions(base)}))
-            bases[stmt.name] = {leaf for base in stmt.bases if (leaf := _leaf(base)) is not None}
-            if not _collect(stmt.body, definitions, hot, stmt.name, functions, direct, bases):
-                return False
-        elif isinstance(stmt, (ast.Import, ast.ImportFrom)):
-            if _imports_trainer(stmt):
-                hot.update((a.asname or a.name).split(".")[0] for a in stmt.names)  # a trainer library
-            for alias in stmt.names:
-                if alias.name == "*":
-                    if isinstance(stmt, ast.ImportFrom) and (stmt.level or not api.is_torch(stmt.module or "")):
-                        return False
-                    continue
-                leaf = alias.name.rsplit(".", 1)[-1]
-                if leaf in CONSUMING_WORDS:
-                    hot.add(alias.asname or leaf)
-                elif leaf in SINK_WORDS and alias.asname:
-                    direct.add(alias.asname)  # ``softmax as sm``: sm is an activation
-        elif isinstance(stmt, (ast.If, ast.For, ast.AsyncFor, ast.While, ast.With, ast.AsyncWith, ast.Try)) or (
-                type(stmt).__name__ in ("TryStar", "Match")):
-            blocks = [getattr(stmt, name, []) for name in ("body", "orelse", "finalbody")]
-            blocks += [handler.body for handler in getattr(stmt, "handlers", [])]
-            blocks += [case.body for case in getattr(stmt, "cases", [])]
-            if isinstance(stmt, (ast.For, ast.AsyncFor)):
-                loop_names = {n.id for n in walk(stmt.target) if isinstance(n, ast.Name)}
-                definitions.append((loop_names, mentions(stmt.iter)))
-            for block in blocks:
-                if not _collect(block, definitions, hot, cls, functions, direct, bases):
+        facts = body_facts(stmt)
+        defined = both({stmt.name, *((cls,) if cls is not None and stmt.name in _CALLED_AS_INSTANCE else ())})
+        if cls is not None:
+            self.methods.add(_method_of(cls, stmt.name))
+            defined.add(_method_of(cls, stmt.name))
+        used = set(facts.mentions) | self.resolved(facts, stmt, cls)
+        self.definitions.append((defined, used))
+        for attributes, value in facts.attribute_stores:
+            self.definitions.append((set(attributes), set(value)))
+        self.hot.update(both(facts.trainer_imports))
+        self.functions[id(stmt)] = (facts.makes_calls, frozenset(used))
+
+    def resolved(self, facts: BodyFacts, stmt: ast.FunctionDef | ast.AsyncFunctionDef, cls: str | None) -> set[str]:
+        """The methods ``<receiver>.__init__`` and ``super().m`` may be: the enclosing
+        class's bases' for ``super()``, ``Base``'s for ``Base.__init__``, and any (the
+        name every such method defines) for the method's own instance or an expression."""
+        found: set[str] = set()
+        leaves = self.bases.get(cls) if cls is not None else None
+        positional = [*stmt.args.posonlyargs, *stmt.args.args]
+        first_parameter = positional[0].arg if positional and cls is not None else None
+        for how, leaf in facts.init_calls:
+            if how == SUPER:
+                found |= {_init_of(b) for b in leaves} if leaves is not None else {"__init__"}
+            elif how == ATTRIBUTE or (how == NAMED and leaf != first_parameter):
+                found.add(_init_of(leaf))
+            else:
+                found.add("__init__")
+        for method in facts.super_methods:
+            self.super_called.add(method)
+            if leaves is None:
+                found.add(attribute_name(method))
+                continue
+            found |= {_method_of(b, method) for b in leaves}
+            if not leaves <= self.bases.keys():  # a base from elsewhere: any such method
+                found.add(attribute_name(method))
+        return found
+
+    def imports(self, stmt: ast.Import | ast.ImportFrom) -> bool:
+        if imports_trainer(stmt):
+            self.hot.update(both((a.asname or a.name).split(".")[0] for a in stmt.names))  # a trainer library
+        for alias in stmt.names:
+            if alias.name == "*":
+                if isinstance(stmt, ast.ImportFrom) and (stmt.level or not api.is_torch(stmt.module or "")):
                     return False
-        else:
-            bound = {n.id for n in walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
-            bound |= {n.attr for n in walk(stmt) if isinstance(n, ast.Attribute) and isinstance(n.ctx, ast.Store)}
-            used = mentions(stmt)
-            if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call) and isinstance(
-                    stmt.value.func, ast.Attribute):
-                bound |= mentions(stmt.value.func.value)  # ``layers.append(nn.Softmax())``
-            definitions.append((bound, used))
-    return True
+                continue
+            leaf = alias.name.rsplit(".", 1)[-1]
+            if leaf in CONSUMING_WORDS:
+                self.hot.update(both({alias.asname or leaf}))
+            elif leaf in SINK_WORDS and alias.asname:
+                self.direct.update(both({alias.asname}))  # ``softmax as sm``: sm is an activation
+        return True
+
+    def statement(self, stmt: ast.stmt) -> None:
+        """Any other statement: the names and attributes it stores are defined by what it
+        mentions (``layers.append(nn.Softmax())`` fills ``layers``)."""
+        bound = both({n.id for n in walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)})
+        bound |= {attribute_name(n.attr) for n in walk(stmt)
+                  if isinstance(n, ast.Attribute) and isinstance(n.ctx, ast.Store)}
+        if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call) and isinstance(
+                stmt.value.func, ast.Attribute):
+            bound |= mentions(stmt.value.func.value)
+        self.definitions.append((bound, mentions(stmt)))
 
 
-def _filled(call: ast.Call) -> set[str]:
-    """The names a container call fills: the attribute ``self.layers.append(x)`` fills (not
-    ``self``, which every method mentions), the named submodule of ``add_module("head",
-    x)``, every name of the receiver otherwise."""
-    assert isinstance(call.func, ast.Attribute)
-    receiver = call.func.value
-    if call.func.attr in api.SUBMODULE_REGISTRATIONS and call.args and isinstance(
-            call.args[0], ast.Constant) and isinstance(call.args[0].value, str):
-        return {call.args[0].value}
-    if isinstance(receiver, ast.Attribute):
-        return {receiver.attr}
-    return mentions(receiver)
+def _method_of(cls: str, method: str) -> str:
+    """The hot name of a method of a class of this file (neither an identifier nor an
+    attribute name: it names nothing else)."""
+    return f"{cls}.{method}"
 
 
 def _init_of(cls: str) -> str:
-    """The hot name of a class's ``__init__`` (not an identifier: it names no other thing)."""
-    return f"{cls}.__init__"
-
-
-def _inits_reached(receiver: ast.expr, bases: set[str] | None, first_parameter: str | None) -> set[str]:
-    """The ``__init__`` methods ``receiver.__init__`` may be: the enclosing class's bases'
-    for ``super().__init__``, ``Base``'s for ``Base.__init__``, and any (the bare name,
-    which every ``__init__`` defines) for the method's own instance or an expression."""
-    if isinstance(receiver, ast.Call) and isinstance(receiver.func, ast.Name) and receiver.func.id == "super":
-        return {_init_of(b) for b in bases} if bases is not None else {"__init__"}
-    leaf = _leaf(receiver)
-    if leaf is None or (isinstance(receiver, ast.Name) and receiver.id == first_parameter):
-        return {"__init__"}
-    return {_init_of(leaf)}
+    return _method_of(cls, "__init__")
 
 
 def _leaf(node: ast.expr) -> str | None:
@@ -216,7 +251,4 @@ def _leaf(node: ast.expr) -> str | None:
     return None
 
 
-def _imports_trainer(node: ast.Import | ast.ImportFrom) -> bool:
-    """An import from a library whose entry points call losses (``torch_api.TRAINERS``)."""
-    packages = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
-    return any(package.split(".", 1)[0] in api.TRAINER_PACKAGES for package in packages)
+__all__ = ["CONSUMING_WORDS", "SINK_WORDS", "Hotness", "both", "hotness"]

@@ -26,7 +26,6 @@ from xentguard.static.prefilter import import_statement_texts, import_statements
 from xentguard.static.scopes import Scope
 from xentguard.static.source import SourceFile, decode_python, universal_newlines
 from xentguard.static.torch_api import is_torch
-from xentguard.static.walk import walk
 
 _MARKERS = ("pyproject.toml", "setup.cfg", "setup.py", ".git")
 _SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__", ".tox", ".nox", ".venv", "venv", "node_modules", "build", "dist",
@@ -543,23 +542,17 @@ def _attributes_set_elsewhere(cls: ast.ClassDef) -> frozenset[str] | None:
     called: set[str] = set()
     set_here: set[str] = set()
     from_parameters: set[str] = set()
+    methods: set[str] = set()
     for method in cls.body:
-        if not isinstance(method, (ast.FunctionDef, ast.AsyncFunctionDef)) or not method.args.args:
+        if not isinstance(method, (ast.FunctionDef, ast.AsyncFunctionDef)):
             continue
-        this = method.args.args[0].arg
-        parameters = {a.arg for a in (*method.args.posonlyargs, *method.args.args, *method.args.kwonlyargs)}
-        for node in walk(method):
-            if isinstance(node, ast.Call):
-                func = node.func.value if isinstance(node.func, ast.Attribute) and node.func.attr == "forward" else (
-                    node.func)
-                if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == this:
-                    called.add(func.attr)
-            elif isinstance(node, (ast.Assign, ast.AnnAssign)):
-                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-                stored = from_parameters if isinstance(node.value, ast.Name) and node.value.id in parameters else (
-                    set_here)
-                stored.update(t.attr for t in targets if isinstance(t, ast.Attribute))
-    methods = {m.name for m in cls.body if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef))}
+        methods.add(method.name)
+        if not method.args.args:
+            continue
+        facts = body_facts(method)
+        called |= facts.calls_on_first
+        set_here |= facts.stored_otherwise
+        from_parameters |= facts.stored_from_parameters
     if called & from_parameters:
         return frozenset()
     unset = frozenset(called - set_here - from_parameters - methods)
