@@ -145,3 +145,54 @@ def test_each_file_checked_first_and_alone_reports_its_findings(project: Path) -
         relative = os.path.relpath(path, project)
         assert found == {e for e in expected if e[0] == relative}, relative
     forget_projects()
+
+
+def test_a_module_named_like_the_library_it_imports_is_not_its_own_import(tmp_path: Path) -> None:
+    # Reduced from transformers 4.46.3, transformers/utils/logging.py: ``import logging``
+    # and ``from logging import DEBUG`` in a package module itself named logging.py. Read
+    # as an import of the file itself, DEBUG was bound to itself and resolving it recursed
+    # to the interpreter's limit, which dropped the file's findings.
+    (tmp_path / "setup.cfg").write_text("")
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    module = package / "logging.py"
+    module.write_text(textwrap.dedent(
+        """
+        import logging
+        from logging import DEBUG
+
+        import torch.nn.functional as F
+
+        level = DEBUG
+        logging.getLogger(__name__)
+
+        def step(logits, target):
+            return F.cross_entropy(F.softmax(logits, dim=1), target)
+        """))
+    forget_projects()
+    found = [(f.line, f.code) for f in analyze_source(module.read_text(), str(module), project_root=str(tmp_path))]
+    forget_projects()
+    assert found == [(11, "XG101")]
+
+
+def test_a_cycle_of_re_exports_binds_nothing(tmp_path: Path) -> None:
+    (tmp_path / "setup.cfg").write_text("")
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "b.py").write_text("from .a import helper\n")
+    module = package / "a.py"
+    module.write_text(textwrap.dedent(
+        """
+        import torch.nn.functional as F
+        from .b import helper
+
+        def step(logits, target):
+            helper(logits)
+            return F.cross_entropy(F.softmax(logits, dim=1), target)
+        """))
+    forget_projects()
+    found = [(f.line, f.code) for f in analyze_source(module.read_text(), str(module), project_root=str(tmp_path))]
+    forget_projects()
+    assert found == [(7, "XG101")]

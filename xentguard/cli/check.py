@@ -47,6 +47,8 @@ def analyze(source: str, path: str, project_root: str | None, notes: list[str]) 
 
 
 def _filter(findings: list[Finding], source: str, selection: Selection) -> list[Finding]:
+    if not findings:
+        return findings  # most files: no noqa index to build
     noqa = NoqaIndex(source)
     return [
         f for f in findings if selection.is_selected(f.code) and not noqa.suppresses(f.line, f.code)

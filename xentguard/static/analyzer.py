@@ -560,6 +560,9 @@ class Analyzer(Expressions, Calls):
     def resolve_lazy(self, lazy: LazyImport) -> Value:
         resolved = self._lazy_values.get(lazy)
         if resolved is None:
+            # A cycle of re-exports (``from .b import x`` in a, ``from .a import x`` in b)
+            # binds nothing: unknown, not a recursion to the interpreter's limit.
+            self._lazy_values[lazy] = UNKNOWN
             resolved = self._lazy_values[lazy] = self._resolve_lazy(lazy)
         return resolved
 

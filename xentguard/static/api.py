@@ -8,8 +8,7 @@ import warnings
 
 from xentguard.catalogue import RULES
 from xentguard.static.findings import Finding
-from xentguard.static.heap import freeze_long_lived
-from xentguard.static.prefilter import might_have_findings
+from xentguard.static.heap import freeze_long_lived, parse_long_lived
 from xentguard.static.project import Project, project_for
 
 __all__ = ["analyze_source", "parse"]
@@ -36,7 +35,7 @@ def analyze_source(
     try:
         project = Project(os.path.dirname(os.path.abspath(path)), follow_imports=False) if isolated else (
             project_for(path, project_root))
-        relevant = might_have_findings(source) or project.imports_relevant_module(path, source)
+        relevant = project.text_facts(path, source).triggers or project.imports_relevant_module(path, source)
         # A function or class here may get a loss or a model from a project file importing
         # this one: what that file passes in matters.
         may_receive = not relevant and _may_receive_from_importers(project, path) and bool(
@@ -74,7 +73,7 @@ def parse(source: str, path: str) -> ast.Module | Finding:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # SyntaxWarnings about escapes are not ours to report
-            return ast.parse(source, filename=path)
+            return parse_long_lived(source, path)
     except SyntaxError as error:
         line = error.lineno or 1
         col = max((error.offset or 1) - 1, 0)

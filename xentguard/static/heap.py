@@ -13,6 +13,7 @@ project drops what it walked the frozen objects go back to the collector.
 
 from __future__ import annotations
 
+import ast
 import gc
 
 
@@ -28,4 +29,18 @@ def release_frozen() -> None:
         gc.unfreeze()
 
 
-__all__ = ["freeze_long_lived", "release_frozen"]
+def parse_long_lived(source: str, filename: str) -> ast.Module:
+    """``ast.parse`` with the collector paused: the tree is kept for the run, and building
+    it one node at a time otherwise has the collector scan the growing tree again and
+    again as its nodes age through the generations (a third of the parsing time of the
+    benchmark corpus's modules, measured in the analysis)."""
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return ast.parse(source, filename=filename)
+    finally:
+        if paused:
+            gc.enable()
+
+
+__all__ = ["freeze_long_lived", "parse_long_lived", "release_frozen"]

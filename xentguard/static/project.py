@@ -20,11 +20,12 @@ from xentguard.static.analyzer import Analyzer
 from xentguard.static.body_facts import body_facts
 from xentguard.static.checks import Checks
 from xentguard.static.findings import Finding
-from xentguard.static.heap import freeze_long_lived, release_frozen
+from xentguard.static.heap import freeze_long_lived, parse_long_lived, release_frozen
 from xentguard.static.kinds import Deferred, ModuleValue, Value
-from xentguard.static.prefilter import import_statement_texts, import_statements, mentions_loss, might_have_findings
+from xentguard.static.prefilter import import_statement_texts, might_have_findings
 from xentguard.static.scopes import Scope
 from xentguard.static.source import SourceFile, decode_python, universal_newlines
+from xentguard.static.text_facts import TextFacts
 from xentguard.static.torch_api import is_torch
 
 _MARKERS = ("pyproject.toml", "setup.cfg", "setup.py", ".git")
@@ -61,28 +62,26 @@ class Project:
         self.root = os.path.abspath(root)
         self.follow_imports = follow_imports
         self._texts: dict[str, str] | None = None
+        # Facts of the texts and of the file system, kept for the run (files are read once).
+        self._text_facts: dict[str, TextFacts] = {}
         self._relevant: dict[tuple[str, str], bool] = {}
-        self._loss_files: dict[str, bool] = {}
         self._consuming: dict[tuple[str, str], bool] = {}
-        self._consuming_files: dict[str, bool] = {}
-        # Text facts, kept for the run (the files are read once): see _imports_loss.
-        self._imports_loss_cache: dict[str, bool] = {}
+        self._imports_loss_cache: dict[str, bool] = {}  # see _imports_loss
+        self._directory_files: dict[str, frozenset[str]] = {}
         self._isfile_cache: dict[str, bool] = {}
-        self._statements_cache: dict[str, list[tuple[str, str, int]]] = {}
         self._index: dict[str, list[str]] | None = None
         self._resolved: dict[tuple[str, str, int], str | None] = {}
         self._candidate_paths: dict[tuple[str, str, int], tuple[str, ...]] = {}
         self._public: dict[str, list[str]] = {}
+        self._imported_consumes: dict[tuple[str, str, int, str], bool] = {}  # see imported_name_consumes
         self._receivers: dict[str, dict[str, frozenset[str]]] = {}
-        self._words: dict[str, frozenset[str]] = {}
-        self._has_triggers: dict[str, bool] = {}
         self._start_walking()
 
     def reset(self) -> None:
         """Forget every walked module (the text of one changed), and what was read off texts."""
-        for cache in (self._imports_loss_cache, self._statements_cache, self._relevant, self._consuming,
-                      self._loss_files, self._consuming_files, self._public, self._receivers, self._words,
-                      self._has_triggers):
+        for cache in (self._text_facts, self._imports_loss_cache, self._relevant, self._consuming,
+                      self._directory_files, self._isfile_cache, self._public, self._imported_consumes,
+                      self._receivers):
             cache.clear()
         self._start_walking()
         release_frozen()  # what was walked can now be collected
@@ -163,26 +162,21 @@ class Project:
             found = self._receivers[key] = receivers(tree)
         if not found:
             return []
-        texts = self._project_texts()
         return [other for other in self.relevant_importers(key)
-                if any(self._may_use(other, texts[other], name, attributes) for name, attributes in found.items())]
+                if any(self._may_use(self.text_facts(other), name, attributes) for name, attributes in found.items())]
 
-    def _may_use(self, path: str, text: str, name: str, attributes: frozenset[str]) -> bool:
+    @staticmethod
+    def _may_use(importer: TextFacts, name: str, attributes: frozenset[str]) -> bool:
         """Whether an importer's text can use the receiver ``name`` the way that matters: it
         spells the name (any call or construction does), and, when the receiver depends on
         attributes set by its user, assigns one of them (``.criterion =``) or subclasses it."""
-        words = self._words.get(path)
-        if words is None:
-            words = self._words[path] = frozenset(re.findall(r"\w+", text))
-        if name not in words:
+        if name not in importer.words:
             return False
         if not attributes:
             return True
-        if SUBCLASSED in attributes and re.search(rf"^[ \t]*class[ \t]+\w+[ \t]*\([^)]*\b{re.escape(name)}\b", text,
-                                                  re.MULTILINE):
+        if SUBCLASSED in attributes and name in importer.base_words:
             return True
-        return any(attr in words and re.search(rf"\.{re.escape(attr)}\s*=(?!=)", text)
-                   for attr in attributes if attr != SUBCLASSED)
+        return not importer.assigned_attributes.isdisjoint(attributes)
 
     def relevant_importers(self, key: str) -> list[str]:
         """Project files whose import lines name this module and that can pass a kind, a
@@ -194,10 +188,18 @@ class Project:
         return [other for other in importers if other != key and (self._triggers(other) or self._relevant_file(other))]
 
     def _triggers(self, path: str) -> bool:
-        found = self._has_triggers.get(path)
-        if found is None:
-            found = self._has_triggers[path] = might_have_findings(self._project_texts()[path])
-        return found
+        return self.text_facts(path).triggers
+
+    def text_facts(self, path: str, source: str | None = None) -> TextFacts:
+        """The facts of a file's text, read once; with ``source``, of that text (the one
+        being checked: kept unless other facts of the file are kept already)."""
+        key = os.path.abspath(path)
+        facts = self._text_facts.get(key)
+        if facts is None:
+            facts = self._text_facts[key] = TextFacts(self._text(key) if source is None else source)
+        elif source is not None and facts.text != source:
+            return TextFacts(source)
+        return facts
 
     def _importer_index(self) -> dict[str, list[str]]:
         if self._index is None:
@@ -226,17 +228,25 @@ class Project:
         return found
 
     def _isfile(self, path: str) -> bool:
-        found = self._isfile_cache.get(path)
-        if found is None:
-            found = self._isfile_cache[path] = os.path.isfile(path)
-        return found
+        """``os.path.isfile``, answered from one listing per directory (imports are
+        resolved by trying up to six candidate paths each)."""
+        known = self._isfile_cache.get(path)
+        if known is not None:
+            return known
+        directory, name = os.path.split(os.path.abspath(path))
+        files = self._directory_files.get(directory)
+        if files is None:
+            try:
+                with os.scandir(directory) as entries:
+                    files = frozenset(entry.name for entry in entries if entry.is_file())
+            except OSError:
+                files = frozenset()
+            self._directory_files[directory] = files
+        known = self._isfile_cache[path] = name in files
+        return known
 
     def _statements(self, path: str, text: str) -> list[tuple[str, str, int]]:
-        key = os.path.abspath(path)
-        found = self._statements_cache.get(key)
-        if found is None:
-            found = self._statements_cache[key] = import_statements(text)
-        return found
+        return self.text_facts(path, text).statements
 
     def _find_imported_loss(self, path: str, source: str) -> bool:
         for statement, module, level in self._statements(path, source):
@@ -263,20 +273,22 @@ class Project:
         """Whether ``name`` imported from the project module ``module`` may reach a loss, a
         log or an exp (hotness): the module defining it spells one, following re-exports.
         A module that is not the project's: False."""
-        path = next((c for c in self._candidates(importer.path, module, level) if self._isfile(c)), None)
+        where = (os.path.dirname(os.path.abspath(importer.path)), module, level, name)
+        found = self._imported_consumes.get(where)
+        if found is None:
+            found = self._imported_consumes[where] = self._imported_name_consumes(importer.path, module, level, name)
+        return found
+
+    def _imported_name_consumes(self, importer: str, module: str, level: int, name: str) -> bool:
+        path = next((c for c in self._candidates(importer, module, level) if self._isfile(c)), None)
         submodule = f"{module}.{name}" if module else name
-        sub = next((c for c in self._candidates(importer.path, submodule, level) if self._isfile(c)), None)
+        sub = next((c for c in self._candidates(importer, submodule, level) if self._isfile(c)), None)
         if sub is not None and self._consumes(sub):
             return True
         return path is not None and self._name_relevant(path, name, consumes=True)
 
     def _consumes(self, path: str) -> bool:
-        key = os.path.abspath(path)
-        found = self._consuming_files.get(key)
-        if found is None:
-            found = self._consuming_files[key] = self._mentions_loss(key) or _LOG_OR_EXP.search(
-                self._text(key)) is not None
-        return found
+        return self.text_facts(path).consumes
 
     def _name_relevant(self, path: str, name: str, consumes: bool = False) -> bool:
         """Whether ``name`` of the module at ``path`` may be (or hold) a loss (``consumes``:
@@ -302,11 +314,7 @@ class Project:
         return relevant
 
     def _mentions_loss(self, path: str) -> bool:
-        key = os.path.abspath(path)
-        found = self._loss_files.get(key)
-        if found is None:
-            found = self._loss_files[key] = mentions_loss(self._text(key))
-        return found
+        return self.text_facts(path).losses
 
     def _text(self, key: str) -> str:
         text = self._texts.get(key) if self._texts is not None else None
@@ -327,13 +335,17 @@ class Project:
         path = self._resolved.get(where, "")
         if path == "":
             path = self._resolved[where] = next(
-                (os.path.abspath(c) for c in self._candidates(importer.path, module, level) if os.path.isfile(c)), None)
-        return self.analyse(path) if path is not None else None
+                (os.path.abspath(c) for c in self._candidates(importer.path, module, level) if self._isfile(c)), None)
+        if path is None or path == os.path.abspath(importer.path):
+            # ``import logging`` in a package's own ``utils/logging.py`` is the standard
+            # library's, not the file itself.
+            return None
+        return self.analyse(path)
 
     def public_names(self, importer: SourceFile, module: str, level: int) -> list[str] | None:
         """What ``from module import *`` binds when module is a project file: a literal
         ``__all__``, else its top-level names not starting with ``_``. Read from the text."""
-        path = next((c for c in self._candidates(importer.path, module, level) if os.path.isfile(c)), None)
+        path = next((c for c in self._candidates(importer.path, module, level) if self._isfile(c)), None)
         if path is None:
             return None
         key = os.path.abspath(path)
@@ -360,7 +372,7 @@ class Project:
         if directory is None:
             return None
         for candidate in (directory / f"{attr}.py", directory / attr / "__init__.py"):
-            if candidate.is_file():
+            if self._isfile(str(candidate)):
                 return self.analyse(str(candidate.resolve()))
         return None
 
@@ -407,17 +419,17 @@ class Project:
                 return file
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                tree = ast.parse(source, filename=key)
+                tree = parse_long_lived(source, key)
         except (OSError, SyntaxError, ValueError, MemoryError, RecursionError):  # SourceError is a ValueError
             return None
         return SourceFile(self._display_path(key), source, tree)
 
-    def _display_path(self, key: str) -> str:
-        try:
-            relative = os.path.relpath(key)
-        except ValueError:
-            return key
-        return key if relative.startswith("..") else relative
+    @staticmethod
+    def _display_path(key: str) -> str:
+        """Relative to the working directory when the file is below it (``key`` is
+        absolute and normalised), else absolute."""
+        here = os.path.join(os.getcwd(), "")
+        return key[len(here):] if key.startswith(here) else key
 
     def _project_texts(self) -> dict[str, str]:
         if self._texts is None:
@@ -437,9 +449,6 @@ class Project:
                     except OSError:
                         continue
         return self._texts
-
-
-_LOG_OR_EXP = re.compile(r"\b(?:log|exp)\(")
 
 
 @functools.lru_cache(maxsize=65536)

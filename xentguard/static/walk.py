@@ -32,6 +32,12 @@ def _child_fields(cls: type) -> tuple[str, ...]:
     return fields
 
 
+def child_fields(cls: type) -> tuple[str, ...]:
+    """The fields of a node class that can hold nodes."""
+    fields = _CHILD_FIELDS.get(cls)
+    return fields if fields is not None else _child_fields(cls)
+
+
 def child_nodes(node: ast.AST) -> list[ast.AST]:
     """The direct children of ``node`` that are nodes, in field order."""
     children: list[ast.AST] = []
@@ -72,4 +78,4 @@ def walk(node: ast.AST) -> Iterator[ast.AST]:
                 stack.append(value)
 
 
-__all__ = ["child_nodes", "walk"]
+__all__ = ["child_fields", "child_nodes", "walk"]
