@@ -73,6 +73,15 @@ def _to_record(finding: Finding, path: str, nb: NotebookSource | None) -> Record
     )
 
 
+def job_path(job: Job) -> str:
+    return job.path
+
+
+def walked_files() -> list[str]:
+    """Files this process walked whole since the last call (see cli.parallel)."""
+    return api.walked_files()
+
+
 def check_job(job: Job) -> FileResult:
     """Never raises: any failure becomes one XG999 record or note naming the file."""
     try:

@@ -1,13 +1,24 @@
-"""Run the per-file checks on all cores: one process pool, chunked, results in order."""
+"""Run the per-file checks on all cores, results in order.
+
+Workers are handed files one at a time, and each file preferably to the worker that
+already walked it. Checking a module walks the project files that import it (their
+findings may land in it), so a worker that checked ``modeling_utils.py`` has walked
+hundreds of model files already: checking them there is nearly free, elsewhere it is
+the whole walk again. Handing out fixed chunks, each worker ended up walking most of a
+large project itself (``--jobs 2`` took 1.7x the CPU time of ``--jobs 1`` on the
+benchmark corpus). Which worker checks a file never changes its findings: they do not
+depend on the order files are checked in.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import sys
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from typing import TypeVar
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from multiprocessing.connection import Connection, wait
+from typing import Generic, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -23,14 +34,124 @@ def default_jobs() -> int:
         return os.cpu_count() or 1
 
 
-def run_all(func: Callable[[T], R], items: Sequence[T], jobs: int) -> Iterator[R]:
-    """``map(func, items)`` in the order of ``items``, in ``jobs`` processes when worth it."""
+def run_all(func: Callable[[T], R], items: Sequence[T], jobs: int, key: Callable[[T], str] | None = None,
+            walked: Callable[[], Iterable[str]] | None = None) -> Iterator[R]:
+    """``map(func, items)`` in the order of ``items``, in ``jobs`` processes when worth it.
+
+    ``key`` names an item's file and ``walked``, called in a worker after each item, the
+    files it has walked since: a file goes to a worker that walked it when one did.
+    ``func`` must not raise (a worker that dies has its item run here instead).
+    """
     workers = min(jobs, len(items) // MIN_FILES_PER_JOB)
     if workers <= 1:
         yield from map(func, items)
         return
-    chunksize = max(1, min(64, len(items) // (workers * 8)))
-    # fork starts workers in milliseconds with everything already imported (Linux only).
-    context = multiprocessing.get_context("fork") if sys.platform.startswith("linux") else None
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        yield from pool.map(func, items, chunksize=chunksize)
+    yield from _Pool(func, items, workers, key, walked).results()
+
+
+class _Pool(Generic[T, R]):
+    def __init__(self, func: Callable[[T], R], items: Sequence[T], workers: int,
+                 key: Callable[[T], str] | None, walked: Callable[[], Iterable[str]] | None) -> None:
+        self.func = func
+        self.items = items
+        self.workers = workers
+        self.walked = walked
+        self.pending = dict.fromkeys(range(len(items)))  # insertion-ordered set of indices
+        self.by_key: dict[str, int] = {}
+        if key is not None:
+            for index, item in enumerate(items):
+                self.by_key.setdefault(os.path.abspath(key(item)), index)
+        self.done: dict[int, R] = {}
+        self.owner: dict[int, Connection] = {}  # the first worker that walked a pending file
+
+    def results(self) -> Iterator[R]:
+        # fork starts workers in milliseconds with everything already imported (Linux only).
+        context = multiprocessing.get_context("fork") if sys.platform.startswith("linux") else (
+            multiprocessing.get_context("spawn"))
+        connections: dict[Connection, multiprocessing.process.BaseProcess] = {}
+        preferred: dict[Connection, list[int]] = {}
+        in_flight: dict[Connection, int] = {}
+        for _ in range(self.workers):
+            parent, child = context.Pipe()
+            process = context.Process(target=_serve, args=(child, self.func, self.walked), daemon=True)
+            process.start()
+            child.close()
+            connections[parent] = process
+            preferred[parent] = []
+        try:
+            for connection in connections:
+                self._hand_out(connection, preferred, in_flight)
+            following = 0
+            while following < len(self.items):
+                while following in self.done:
+                    yield self.done.pop(following)
+                    following += 1
+                if following >= len(self.items):
+                    break
+                if not in_flight:  # every worker is gone: the rest here
+                    for index in list(self.pending):
+                        del self.pending[index]
+                        self.done[index] = self.func(self.items[index])
+                    continue
+                for ready in wait(list(in_flight)):
+                    assert isinstance(ready, Connection)
+                    index = in_flight.pop(ready)
+                    try:
+                        result, walked = ready.recv()
+                    except (EOFError, OSError):  # the worker died: its file is checked here
+                        self.done[index] = self.func(self.items[index])
+                        connections.pop(ready).join(timeout=1)
+                        continue
+                    self.done[index] = result
+                    for path in walked:
+                        walked_index = self.by_key.get(path)
+                        if walked_index is not None and walked_index in self.pending:
+                            preferred[ready].append(walked_index)
+                            self.owner.setdefault(walked_index, ready)
+                    self._hand_out(ready, preferred, in_flight)
+        finally:
+            for connection in connections:
+                with contextlib.suppress(OSError):
+                    connection.send(None)
+                connection.close()
+            for worker in connections.values():
+                worker.join(timeout=5)
+                if worker.is_alive():
+                    worker.terminate()
+
+    def _hand_out(self, connection: Connection, preferred: dict[Connection, list[int]],
+                  in_flight: dict[Connection, int]) -> None:
+        """The next file for a worker: one it walked, else the first one no other worker
+        walked, else the first one left."""
+        index = None
+        mine = preferred[connection]
+        while mine and index is None:
+            candidate = mine.pop()
+            if candidate in self.pending:
+                index = candidate
+        if index is None:
+            index = next((i for i in self.pending if self.owner.get(i, connection) is connection), None)
+        if index is None:
+            index = next(iter(self.pending), None)
+        if index is None:
+            return
+        del self.pending[index]
+        try:
+            connection.send(self.items[index])
+        except OSError:  # the worker died: checked here
+            self.done[index] = self.func(self.items[index])
+            return
+        in_flight[connection] = index
+
+
+def _serve(connection: Connection, func: Callable[[T], R], walked: Callable[[], Iterable[str]] | None) -> None:
+    """A worker: check each item received, answer (result, files walked since)."""
+    try:
+        while True:
+            item = connection.recv()
+            if item is None:
+                return
+            result = func(item)
+            connection.send((result, list(walked()) if walked is not None else []))
+    except (EOFError, KeyboardInterrupt, BrokenPipeError):
+        return

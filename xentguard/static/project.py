@@ -97,6 +97,7 @@ class Project:
         self._files: dict[str, SourceFile] = {}
         self._analysed_importers: set[str] = set()
         self._walking: set[str] = set()
+        self.drained: list[str] = []  # files walked whole, in order (see walked_files)
 
     # -------------------------------------------------------------- checking
     def check(self, path: str, source: str, tree: ast.Module) -> list[Finding]:
@@ -114,6 +115,7 @@ class Project:
         self._files.setdefault(key, file)
         self.analyse(key)
         self.analyzer.drain(self._files[key].path)
+        self.drained.append(key)
         if self.follow_imports and os.path.isfile(key):
             self.analyse_importers(key, self._files[key])
         reported = self._files[key].path
@@ -153,6 +155,7 @@ class Project:
         for other in self.receiving_importers(key, file.tree):
             if self.analyse(other) is not None:  # maybe only imported so far
                 self.analyzer.drain(self._files[other].path)
+                self.drained.append(other)
                 freeze_long_lived()  # each importer's walk is long-lived too: see static/heap.py
 
     def receiving_importers(self, key: str, tree: ast.Module) -> list[str]:
@@ -585,6 +588,16 @@ def project_for(path: str, root: str | None = None) -> Project:
     return project
 
 
+def walked_files() -> list[str]:
+    """The files (absolute paths) this process's projects walked whole since the last
+    call: checking them here costs little more than their importers' walk."""
+    found: list[str] = []
+    for project in _PROJECTS.values():
+        found.extend(project.drained)
+        project.drained.clear()
+    return found
+
+
 def forget_projects() -> None:
     """Drop every per-process project and found root (a benchmark or an editor starting over)."""
     _PROJECTS.clear()
@@ -592,4 +605,4 @@ def forget_projects() -> None:
     release_frozen()
 
 
-__all__ = ["ModuleValue", "Project", "find_root", "forget_projects", "project_for", "receivers"]
+__all__ = ["ModuleValue", "Project", "find_root", "forget_projects", "project_for", "receivers", "walked_files"]
