@@ -256,18 +256,17 @@ class Project:
             if level == 0 and (is_torch(module) or not module):
                 continue
             names = _imported_words(statement)
-            for candidate in self._candidates(path, module, level):
-                if not self._isfile(candidate):
-                    continue
+            target = self._module_path(path, module, level)
+            if target is not None:
                 if names is None:  # ``import pkg.mod``: the module itself
-                    if self._mentions_loss(candidate):
+                    if self._mentions_loss(target):
                         return True
-                elif any(self._name_relevant(candidate, name) for name in names):
+                elif any(self._name_relevant(target, name) for name in names):
                     return True
-                break
+            if target is not None and os.path.basename(target) != "__init__.py":
+                continue  # only a package has submodules
             for name in names or ():  # ``from pkg import losses``: a submodule
-                submodule = f"{module}.{name}" if module else name
-                found = next((c for c in self._candidates(path, submodule, level) if self._isfile(c)), None)
+                found = self._module_path(path, f"{module}.{name}" if module else name, level)
                 if found is not None and self._mentions_loss(found):
                     return True
         return False
@@ -283,12 +282,22 @@ class Project:
         return found
 
     def _imported_name_consumes(self, importer: str, module: str, level: int, name: str) -> bool:
-        path = next((c for c in self._candidates(importer, module, level) if self._isfile(c)), None)
-        submodule = f"{module}.{name}" if module else name
-        sub = next((c for c in self._candidates(importer, submodule, level) if self._isfile(c)), None)
-        if sub is not None and self._consumes(sub):
-            return True
+        path = self._module_path(importer, module, level)
+        if path is None or os.path.basename(path) == "__init__.py":  # only a package has submodules
+            submodule = f"{module}.{name}" if module else name
+            sub = self._module_path(importer, submodule, level)
+            if sub is not None and self._consumes(sub):
+                return True
         return path is not None and self._name_relevant(path, name, consumes=True)
+
+    def _module_path(self, importer: str, module: str, level: int) -> str | None:
+        """The project file ``module`` imported from ``importer`` is, if any (absolute)."""
+        where = (os.path.dirname(os.path.abspath(importer)), module, level)
+        path = self._resolved.get(where, "")
+        if path == "":
+            path = self._resolved[where] = next(
+                (os.path.abspath(c) for c in self._candidates(importer, module, level) if self._isfile(c)), None)
+        return path
 
     def _consumes(self, path: str) -> bool:
         return self.text_facts(path).consumes
@@ -334,11 +343,7 @@ class Project:
 
     # ------------------------------------------------------------- resolving
     def resolve_import(self, importer: SourceFile, module: str, level: int) -> Value | None:
-        where = (os.path.dirname(os.path.abspath(importer.path)), module, level)
-        path = self._resolved.get(where, "")
-        if path == "":
-            path = self._resolved[where] = next(
-                (os.path.abspath(c) for c in self._candidates(importer.path, module, level) if self._isfile(c)), None)
+        path = self._module_path(importer.path, module, level)
         if path is None or path == os.path.abspath(importer.path):
             # ``import logging`` in a package's own ``utils/logging.py`` is the standard
             # library's, not the file itself.
