@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import sys
+import time
+from collections.abc import Callable
 
 import pytest
 
@@ -34,6 +36,33 @@ def test_the_file_of_a_worker_that_died_is_checked_in_the_parent() -> None:
     assert [n for n, _ in results] == list(range(30))
     assert results[7][1] == PARENT
     assert any(pid != PARENT for _, pid in results)
+
+
+_announce: list[Callable[[list[str]], None]] = []
+
+
+def listen(callback: Callable[[list[str]], None]) -> None:
+    _announce.append(callback)
+
+
+def announcing(path: str) -> tuple[str, int, float]:
+    index = int(path.rsplit("f", 1)[1].removesuffix(".py"))
+    if index == 0:  # checking f0 walks f10..f19, its importers: said before the walk
+        _announce[-1]([f"/p/f{i}.py" for i in range(10, 20)])
+        time.sleep(0.5)
+    elif index < 10:
+        time.sleep(0.2)
+    return path, os.getpid(), time.monotonic()
+
+
+def test_files_a_worker_is_about_to_walk_are_kept_for_it() -> None:
+    items = [f"/p/f{i}.py" for i in range(20)]
+    results = list(run_all(announcing, items, jobs=2, key=str, listen=listen))
+    assert [path for path, _, _ in results] == items
+    walker = results[0][1]
+    # Right after f0, the worker that walked f10..f19 checks them, before any file left.
+    after = sorted((at, path) for path, pid, at in results[1:] if pid == walker)
+    assert {path for _, path in after[:10]} == set(items[10:])
 
 
 class FakeWorker:

@@ -82,6 +82,11 @@ def walked_files() -> list[str]:
     return api.walked_files()
 
 
+def listen_to_walks(listener: Callable[[list[str]], None]) -> None:
+    """Have ``listener`` told the files this process is about to walk (see cli.parallel)."""
+    api.listen_to_importer_walks(listener)
+
+
 def check_job(job: Job) -> FileResult:
     """Never raises: any failure becomes one XG999 record or note naming the file."""
     try:

@@ -34,28 +34,35 @@ def default_jobs() -> int:
         return os.cpu_count() or 1
 
 
+Listen = Callable[[Callable[[list[str]], None]], None]
+
+
 def run_all(func: Callable[[T], R], items: Sequence[T], jobs: int, key: Callable[[T], str] | None = None,
-            walked: Callable[[], Iterable[str]] | None = None) -> Iterator[R]:
+            walked: Callable[[], Iterable[str]] | None = None, listen: Listen | None = None) -> Iterator[R]:
     """``map(func, items)`` in the order of ``items``, in ``jobs`` processes when worth it.
 
     ``key`` names an item's file and ``walked``, called in a worker after each item, the
     files it has walked since: a file goes to a worker that walked it when one did.
-    ``func`` must not raise (a worker that dies has its item run here instead).
+    ``listen`` registers, in a worker, a callback told the files it is about to walk
+    while it checks an item: they are kept for that worker from then on. ``func`` must
+    not raise (a worker that dies has its item run here instead).
     """
     workers = min(jobs, len(items) // MIN_FILES_PER_JOB)
     if workers <= 1:
         yield from map(func, items)
         return
-    yield from _Pool(func, items, workers, key, walked).results()
+    yield from _Pool(func, items, workers, key, walked, listen).results()
 
 
 class _Pool(Generic[T, R]):
     def __init__(self, func: Callable[[T], R], items: Sequence[T], workers: int,
-                 key: Callable[[T], str] | None, walked: Callable[[], Iterable[str]] | None) -> None:
+                 key: Callable[[T], str] | None, walked: Callable[[], Iterable[str]] | None,
+                 listen: Listen | None = None) -> None:
         self.func = func
         self.items = items
         self.workers = workers
         self.walked = walked
+        self.listen = listen
         self.pending = dict.fromkeys(range(len(items)))  # insertion-ordered set of indices
         self.by_key: dict[str, int] = {}
         if key is not None:
@@ -73,7 +80,7 @@ class _Pool(Generic[T, R]):
         in_flight: dict[Connection, int] = {}
         for _ in range(self.workers):
             parent, child = context.Pipe()
-            process = context.Process(target=_serve, args=(child, self.func, self.walked), daemon=True)
+            process = context.Process(target=_serve, args=(child, self.func, self.walked, self.listen), daemon=True)
             process.start()
             child.close()
             connections[parent] = process
@@ -95,19 +102,20 @@ class _Pool(Generic[T, R]):
                     continue
                 for ready in wait(list(in_flight)):
                     assert isinstance(ready, Connection)
-                    index = in_flight.pop(ready)
                     try:
-                        result, walked = ready.recv()
+                        message = ready.recv()
                     except (EOFError, OSError):  # the worker died: its file is checked here
+                        index = in_flight.pop(ready)
                         self.done[index] = self.func(self.items[index])
                         connections.pop(ready).join(timeout=1)
                         continue
+                    if message[0] == _WALKING:  # still checking its file
+                        self._claim(ready, message[1], preferred)
+                        continue
+                    index = in_flight.pop(ready)
+                    _, result, walked = message
                     self.done[index] = result
-                    for path in walked:
-                        walked_index = self.by_key.get(path)
-                        if walked_index is not None and walked_index in self.pending:
-                            preferred[ready].append(walked_index)
-                            self.owner.setdefault(walked_index, ready)
+                    self._claim(ready, walked, preferred)
                     self._hand_out(ready, preferred, in_flight)
         finally:
             for connection in connections:
@@ -118,6 +126,14 @@ class _Pool(Generic[T, R]):
                 worker.join(timeout=5)
                 if worker.is_alive():
                     worker.terminate()
+
+    def _claim(self, connection: Connection, paths: Iterable[str], preferred: dict[Connection, list[int]]) -> None:
+        """Files a worker walked or is walking: handed to it first, to others last."""
+        for path in paths:
+            index = self.by_key.get(path)
+            if index is not None and index in self.pending:
+                preferred[connection].append(index)
+                self.owner.setdefault(index, connection)
 
     def _hand_out(self, connection: Connection, preferred: dict[Connection, list[int]],
                   in_flight: dict[Connection, int]) -> None:
@@ -144,14 +160,21 @@ class _Pool(Generic[T, R]):
         in_flight[connection] = index
 
 
-def _serve(connection: Connection, func: Callable[[T], R], walked: Callable[[], Iterable[str]] | None) -> None:
-    """A worker: check each item received, answer (result, files walked since)."""
+_WALKING, _DONE = "walking", "done"
+
+
+def _serve(connection: Connection, func: Callable[[T], R], walked: Callable[[], Iterable[str]] | None,
+           listen: Listen | None) -> None:
+    """A worker: check each item received, answer (DONE, result, files walked since), and
+    tell (WALKING, files) as soon as it knows it will walk them."""
+    if listen is not None:
+        listen(lambda paths: connection.send((_WALKING, paths)))
     try:
         while True:
             item = connection.recv()
             if item is None:
                 return
             result = func(item)
-            connection.send((result, list(walked()) if walked is not None else []))
+            connection.send((_DONE, result, list(walked()) if walked is not None else []))
     except (EOFError, KeyboardInterrupt, BrokenPipeError):
         return

@@ -9,9 +9,9 @@ import warnings
 from xentguard.catalogue import RULES
 from xentguard.static.findings import Finding
 from xentguard.static.heap import freeze_long_lived, parse_long_lived
-from xentguard.static.project import Project, project_for, walked_files
+from xentguard.static.project import Project, listen_to_importer_walks, project_for, walked_files
 
-__all__ = ["analyze_source", "parse", "walked_files"]
+__all__ = ["analyze_source", "listen_to_importer_walks", "parse", "walked_files"]
 
 
 def analyze_source(

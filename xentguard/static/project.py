@@ -14,6 +14,7 @@ import functools
 import os
 import re
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 from xentguard.static.analyzer import Analyzer
@@ -152,7 +153,10 @@ class Project:
         if key in self._analysed_importers:
             return
         self._analysed_importers.add(key)
-        for other in self.receiving_importers(key, file.tree):
+        others = self.receiving_importers(key, file.tree)
+        if others and _importers_listener is not None:
+            _importers_listener(others)
+        for other in others:
             if self.analyse(other) is not None:  # maybe only imported so far
                 self.analyzer.drain(self._files[other].path)
                 self.drained.append(other)
@@ -593,6 +597,16 @@ def project_for(path: str, root: str | None = None) -> Project:
     return project
 
 
+_importers_listener: Callable[[list[str]], None] | None = None
+
+
+def listen_to_importer_walks(listener: Callable[[list[str]], None] | None) -> None:
+    """Have ``listener`` told the files (absolute paths) this process is about to walk as
+    a checked file's importers (a scheduler hands them to this process: see cli.parallel)."""
+    global _importers_listener
+    _importers_listener = listener
+
+
 def walked_files() -> list[str]:
     """The files (absolute paths) this process's projects walked whole since the last
     call: checking them here costs little more than their importers' walk."""
@@ -610,4 +624,5 @@ def forget_projects() -> None:
     release_frozen()
 
 
-__all__ = ["ModuleValue", "Project", "find_root", "forget_projects", "project_for", "receivers", "walked_files"]
+__all__ = ["ModuleValue", "Project", "find_root", "forget_projects", "listen_to_importer_walks", "project_for",
+           "receivers", "walked_files"]
