@@ -43,7 +43,7 @@ def analyze_source(
         if tree is None and (relevant or may_receive):
             tree = project.known_tree(path, source)  # walked already as some file's import
         if tree is None and (relevant or may_receive or report_syntax_errors):
-            parsed = parse(source, path)
+            parsed = parse(source, path, long_lived=not isolated)
             if isinstance(parsed, Finding):
                 return [parsed]
             tree = parsed
@@ -68,12 +68,13 @@ def _may_receive_from_importers(project: Project, path: str) -> bool:
     return project.follow_imports and os.path.isfile(path)
 
 
-def parse(source: str, path: str) -> ast.Module | Finding:
-    """The ast of ``source``, or an XG999 finding saying why it cannot be parsed."""
+def parse(source: str, path: str, *, long_lived: bool = False) -> ast.Module | Finding:
+    """The ast of ``source``, or an XG999 finding saying why it cannot be parsed.
+    ``long_lived``: kept by the per-process project (see static/heap.py)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # SyntaxWarnings about escapes are not ours to report
-            return parse_long_lived(source, path)
+            return parse_long_lived(source, path, freeze=long_lived)
     except SyntaxError as error:
         line = error.lineno or 1
         col = max((error.offset or 1) - 1, 0)

@@ -29,15 +29,23 @@ def release_frozen() -> None:
         gc.unfreeze()
 
 
-def parse_long_lived(source: str, filename: str) -> ast.Module:
+def parse_long_lived(source: str, filename: str, *, freeze: bool = True) -> ast.Module:
     """``ast.parse`` with the collector paused: the tree is kept for the run, and building
     it one node at a time otherwise has the collector scan the growing tree again and
     again as its nodes age through the generations (a third of the parsing time of the
-    benchmark corpus's modules, measured in the analysis)."""
+    benchmark corpus's modules, measured in the analysis). ``freeze=False``: a tree that
+    is dropped after one check (``isolated``) is left to the collector."""
     paused = gc.isenabled()
     gc.disable()
     try:
-        return ast.parse(source, filename=filename)
+        tree = ast.parse(source, filename=filename)
+        # Straight to the permanent generation: left young, the whole tree is scanned by
+        # the next collection after the collector is back on, then again as it ages.
+        # A parse makes no cyclic garbage; the few young objects frozen with it are freed
+        # by reference counting like every frozen object.
+        if freeze:
+            gc.freeze()
+        return tree
     finally:
         if paused:
             gc.enable()

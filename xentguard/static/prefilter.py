@@ -28,11 +28,15 @@ def _words(names: frozenset[str]) -> re.Pattern[str]:
 # What can make a finding in a file: an activation, a loss, exp (a hand-written softmax), a
 # library trainer. Linear layers only make logits, and a log alone finds nothing: both need
 # one of these too.
-_TRIGGERS = _words(leaf_names(api.ACTIVATIONS, api.PRODUCER_METHODS, api.LOSS_FUNCTIONS, api.LOSS_CLASSES,
-                              api.EXP_FUNCTIONS, api.TRAINER_PACKAGES))
-# A file that spells none of the triggers matters only through a loss it imports.
-_LOSSES = _words(leaf_names(api.LOSS_FUNCTIONS, api.LOSS_CLASSES, api.TRAINER_PACKAGES))
-# Import statements, the first line of each (``import a, b`` and ``from a import (b, c``).
+TRIGGER_WORDS = leaf_names(api.ACTIVATIONS, api.PRODUCER_METHODS, api.LOSS_FUNCTIONS, api.LOSS_CLASSES,
+                           api.EXP_FUNCTIONS, api.TRAINER_PACKAGES)
+# A file that spells none of the triggers matters only through a loss it imports. Every loss
+# word is a trigger too (text_facts looks for a loss only where a trigger is spelled).
+LOSS_WORDS = leaf_names(api.LOSS_FUNCTIONS, api.LOSS_CLASSES, api.TRAINER_PACKAGES)
+_TRIGGERS = _words(TRIGGER_WORDS)
+_LOSSES = _words(LOSS_WORDS)
+
+
 def might_have_findings(source: str) -> bool:
     return _TRIGGERS.search(source) is not None
 
@@ -46,16 +50,42 @@ _IMPORT_STATEMENT = re.compile(
     r"^[ \t]*(?:from[ \t]+(\.*[\w.]*)[ \t]+import[ \t]*(?:\([^)]*\)|[^\n]*)|import[ \t]+([^\n]*))", re.MULTILINE)
 
 
+def import_statement_matches(source: str) -> list[re.Match[str]]:
+    """Every import statement's match, in order. The first line of each spells
+    ``import``, so only the lines where ``str.find`` sees it are tried (a scan of every
+    line start was most of the cost of reading a project's imports)."""
+    found: list[re.Match[str]] = []
+    end = 0  # where the last statement ended: nothing inside it starts another
+    at = source.find("import")
+    while at != -1:
+        start = source.rfind("\n", 0, at) + 1
+        if start >= end:
+            match = _IMPORT_STATEMENT.match(source, start)
+            if match is not None:
+                found.append(match)
+                end = match.end()
+        newline = source.find("\n", at)
+        if newline == -1:
+            break
+        at = source.find("import", max(newline, end))
+    return found
+
+
 def import_statement_texts(source: str) -> list[str]:
     """The text of every import statement, each one parseable alone once stripped."""
-    return [match.group(0) for match in _IMPORT_STATEMENT.finditer(source)] if "import" in source else []
+    return [match.group(0) for match in import_statement_matches(source)]
 
 
 def import_statements(source: str) -> list[tuple[str, str, int]]:
     """(statement text, module, level) of every import statement; ``import a, b`` gives
     one entry per module."""
+    return statements_of(import_statement_matches(source))
+
+
+def statements_of(matches: list[re.Match[str]]) -> list[tuple[str, str, int]]:
+    """What :func:`import_statements` says of the statements ``matches`` found."""
     found: list[tuple[str, str, int]] = []
-    for match in _IMPORT_STATEMENT.finditer(source):
+    for match in matches:
         if match.group(1) is not None:
             spec = match.group(1)
             found.append((match.group(0), spec.lstrip("."), len(spec) - len(spec.lstrip("."))))

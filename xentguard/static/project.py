@@ -211,8 +211,8 @@ class Project:
     def _importer_index(self) -> dict[str, list[str]]:
         if self._index is None:
             self._index = {}
-            for path, text in self._project_texts().items():
-                for name in _imported_names(text):
+            for path in self._project_texts():
+                for name in self.text_facts(path).imported_words:
                     self._index.setdefault(name, []).append(path)
         return self._index
 
@@ -504,11 +504,6 @@ def public_names(text: str) -> list[str]:
 def _module_name(path: str, root: str) -> str:
     relative = os.path.relpath(path, root)
     return relative[:-3].replace(os.sep, ".").removesuffix(".__init__")
-
-
-def _imported_names(text: str) -> set[str]:
-    """Every identifier on the import statements of ``text`` (module parts and names)."""
-    return {name for statement in import_statement_texts(text) for name in re.findall(r"\w+", statement)}
 
 
 def _parsed_imports(source: str, top_level_only: bool = False) -> list[ast.Import | ast.ImportFrom]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from functools import cached_property
 
-from xentguard.static.prefilter import import_statements, mentions_loss, might_have_findings
+from xentguard.static.prefilter import import_statement_matches, mentions_loss, might_have_findings, statements_of
 
 _WORD = re.compile(r"\w+")
 _LOG_OR_EXP = re.compile(r"\b(?:log|exp)\(")
@@ -36,13 +36,15 @@ class TextFacts:
 
     @cached_property
     def losses(self) -> bool:
-        """It spells a loss or a library trainer (see prefilter.mentions_loss)."""
-        return mentions_loss(self.text)
+        """It spells a loss or a library trainer (see prefilter.mentions_loss). Loss words
+        are triggers: a text without a trigger needs no second scan."""
+        return self.triggers and mentions_loss(self.text)
 
     @cached_property
     def consumes(self) -> bool:
         """It spells a loss, or calls a log or an exp."""
-        return self.losses or _LOG_OR_EXP.search(self.text) is not None
+        text = self.text
+        return self.losses or (("log(" in text or "exp(" in text) and _LOG_OR_EXP.search(text) is not None)
 
     @cached_property
     def words(self) -> frozenset[str]:
@@ -50,9 +52,18 @@ class TextFacts:
         return frozenset(_WORD.findall(self.text))
 
     @cached_property
+    def _import_matches(self) -> list[re.Match[str]]:
+        return import_statement_matches(self.text)
+
+    @cached_property
     def statements(self) -> list[tuple[str, str, int]]:
         """(statement, module, level) of each import statement (prefilter.import_statements)."""
-        return import_statements(self.text)
+        return statements_of(self._import_matches)
+
+    @cached_property
+    def imported_words(self) -> frozenset[str]:
+        """Every identifier on the text's import statements (module parts and names)."""
+        return frozenset(word for match in self._import_matches for word in _WORD.findall(match.group(0)))
 
     @cached_property
     def assigned_attributes(self) -> frozenset[str]:

@@ -1,0 +1,77 @@
+"""The textual facts of a module, computed by shortcuts that must agree with the plain
+scans they replace (on hand-written edge cases and on every Python file of this repository)."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from xentguard.static.prefilter import (
+    _IMPORT_STATEMENT,
+    LOSS_WORDS,
+    TRIGGER_WORDS,
+    import_statement_texts,
+    mentions_loss,
+    might_have_findings,
+)
+from xentguard.static.text_facts import _LOG_OR_EXP, TextFacts
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+EDGE_CASES = [
+    "import os",  # no newline at the end
+    "import os, sys  # import re\nfrom . import (a,\n    b as c)\nfrom important import thing\n",
+    "x = 1\n    from .pkg.mod import name\nimportant = 2\nimport_me()\n",
+    'doc = """\nimport inside_a_string\n"""\nfrom m import (\n    important,\n    imported)\nimport z',
+    "from a import (b,\n  c)  # import d\nimport e\nfrom\tf\timport\tg",
+    "def f():\n    import torch.nn as nn\n    return nn\n# import commented\n",
+    "\n\n",
+    "",
+]
+
+
+def _python_files() -> list[Path]:
+    return sorted(p for folder in ("xentguard", "tests", "fixtures", "benchmarks")
+                  for p in (REPOSITORY / folder).rglob("*.py"))
+
+
+def test_loss_words_are_triggers() -> None:
+    # TextFacts.losses scans for a loss only in texts that spell a trigger.
+    assert LOSS_WORDS <= TRIGGER_WORDS
+
+
+@pytest.mark.parametrize("text", EDGE_CASES)
+def test_import_statements_are_those_a_scan_of_every_line_finds(text: str) -> None:
+    assert import_statement_texts(text) == [m.group(0) for m in _IMPORT_STATEMENT.finditer(text)]
+
+
+def test_import_statements_of_every_file_of_this_repository() -> None:
+    files = _python_files()
+    assert len(files) > 100
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        assert import_statement_texts(text) == [m.group(0) for m in _IMPORT_STATEMENT.finditer(text)], path
+
+
+def test_losses_and_consumes_agree_with_the_plain_scans() -> None:
+    texts = [p.read_text(encoding="utf-8") for p in _python_files()] + EDGE_CASES + [
+        "y = torch.exp (x)", "z = x.log()", "loss = nn.NLLLoss()", "def exp(x): return x", "q = logexp(x)"]
+    seen = {True: 0, False: 0}
+    for text in texts:
+        facts = TextFacts(text)
+        assert facts.triggers == might_have_findings(text)
+        assert facts.losses == mentions_loss(text)
+        assert facts.consumes == (mentions_loss(text) or _LOG_OR_EXP.search(text) is not None)
+        seen[facts.losses] += 1
+    assert seen[True] and seen[False]
+
+
+def test_imported_words_are_the_identifiers_of_the_import_statements() -> None:
+    text = textwrap.dedent("""\
+        import os.path as osp
+        from .models import (Net,
+            Head as H)
+        x = Net()
+    """)
+    assert TextFacts(text).imported_words == {"import", "os", "path", "as", "osp", "from", "models", "Net", "Head", "H"}
