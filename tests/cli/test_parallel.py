@@ -47,8 +47,8 @@ def listen(callback: Callable[[list[str]], None]) -> None:
 
 def announcing(path: str) -> tuple[str, int, float]:
     index = int(path.rsplit("f", 1)[1].removesuffix(".py"))
-    if index == 0:  # checking f0 walks f10..f19, its importers: said before the walk
-        _announce[-1]([f"/p/f{i}.py" for i in range(10, 20)])
+    if index == 0:  # checking f0 walks f11..f19, its importers: said before the walk
+        _announce[-1]([f"/p/f{i}.py" for i in range(11, 20)])
         time.sleep(0.5)
     elif index < 10:
         time.sleep(0.2)
@@ -60,9 +60,10 @@ def test_files_a_worker_is_about_to_walk_are_kept_for_it() -> None:
     results = list(run_all(announcing, items, jobs=2, key=str, listen=listen))
     assert [path for path, _, _ in results] == items
     walker = results[0][1]
-    # Right after f0, the worker that walked f10..f19 checks them, before any file left.
+    # Right after f0, the worker that walked f11..f19 checks them, before any file left
+    # (they lie in the other worker's range, which starts at f10).
     after = sorted((at, path) for path, pid, at in results[1:] if pid == walker)
-    assert {path for _, path in after[:10]} == set(items[10:])
+    assert {path for _, path in after[:9]} == set(items[11:])
 
 
 class FakeWorker:
@@ -74,23 +75,46 @@ class FakeWorker:
 
 
 def test_a_file_goes_to_the_worker_that_walked_it() -> None:
-    items = [f"/p/f{i}.py" for i in range(6)]
+    items = [f"/p/f{i}.py" for i in range(8)]
     pool: _Pool[str, str] = _Pool(str, items, 2, key=str, walked=None)
     first, second = FakeWorker(), FakeWorker()
     preferred: dict = {first: [], second: []}
     in_flight: dict = {}
     pool._hand_out(first, preferred, in_flight)  # type: ignore[arg-type]
     assert first.sent == ["/p/f0.py"]
-    # The first worker reports having walked f3 and f4 (importers of f0).
-    for index in (3, 4):
+    # The first worker reports having walked f5 and f6 (importers of f0), in the second's range.
+    for index in (5, 6):
         preferred[first].append(index)
         pool.owner[index] = first  # type: ignore[assignment]
+    for _ in range(2):
+        pool._hand_out(second, preferred, in_flight)  # type: ignore[arg-type]
+    assert second.sent == ["/p/f4.py", "/p/f7.py"]  # its range, without what the first one walked
+    for _ in range(3):
+        pool._hand_out(first, preferred, in_flight)  # type: ignore[arg-type]
+    assert first.sent == ["/p/f0.py", "/p/f6.py", "/p/f5.py", "/p/f1.py"]
+    # The second worker's range is done: it takes the second half of what the first has left.
     pool._hand_out(second, preferred, in_flight)  # type: ignore[arg-type]
-    pool._hand_out(second, preferred, in_flight)  # type: ignore[arg-type]
-    pool._hand_out(second, preferred, in_flight)  # type: ignore[arg-type]
-    assert second.sent == ["/p/f1.py", "/p/f2.py", "/p/f5.py"]  # none the first one walked
+    assert second.sent[-1] == "/p/f3.py"
     pool._hand_out(first, preferred, in_flight)  # type: ignore[arg-type]
-    pool._hand_out(first, preferred, in_flight)  # type: ignore[arg-type]
-    assert first.sent == ["/p/f0.py", "/p/f4.py", "/p/f3.py"]
     pool._hand_out(second, preferred, in_flight)  # type: ignore[arg-type]
-    assert second.sent[-1] == "/p/f5.py" and not pool.pending  # nothing left to hand out
+    assert first.sent[-1] == "/p/f2.py" and second.sent[-1] == "/p/f3.py" and not pool.pending
+
+
+def test_each_worker_takes_a_contiguous_range_and_then_half_of_the_largest_left() -> None:
+    items = [f"/p/f{i}.py" for i in range(12)]
+    pool: _Pool[str, str] = _Pool(str, items, 3, key=str, walked=None)
+    workers = [FakeWorker() for _ in range(3)]
+    preferred: dict = {w: [] for w in workers}
+    in_flight: dict = {}
+    for worker in workers:
+        pool._hand_out(worker, preferred, in_flight)  # type: ignore[arg-type]
+    assert [w.sent for w in workers] == [["/p/f0.py"], ["/p/f4.py"], ["/p/f8.py"]]
+    for _ in range(3):
+        pool._hand_out(workers[2], preferred, in_flight)  # type: ignore[arg-type]
+    assert workers[2].sent == ["/p/f8.py", "/p/f9.py", "/p/f10.py", "/p/f11.py"]
+    pool._hand_out(workers[1], preferred, in_flight)  # type: ignore[arg-type]
+    # The third is done; the first has 3 left, the second 2: it takes the second half of the first's.
+    pool._hand_out(workers[2], preferred, in_flight)  # type: ignore[arg-type]
+    assert workers[2].sent[-1] == "/p/f2.py"
+    pool._hand_out(workers[0], preferred, in_flight)  # type: ignore[arg-type]
+    assert workers[0].sent[-1] == "/p/f1.py"  # its own range now ends where the taken half begins

@@ -6,8 +6,16 @@ findings may land in it), so a worker that checked ``modeling_utils.py`` has wal
 hundreds of model files already: checking them there is nearly free, elsewhere it is
 the whole walk again. Handing out fixed chunks, each worker ended up walking most of a
 large project itself (``--jobs 2`` took 1.7x the CPU time of ``--jobs 1`` on the
-benchmark corpus). Which worker checks a file never changes its findings: they do not
-depend on the order files are checked in.
+benchmark corpus).
+
+Otherwise each worker takes the files of its own contiguous range of the (sorted) list,
+and one that runs out takes the second half of the largest range left: files of one
+directory import each other and the same modules, and each process has to walk what its
+files import. Handing out the next file of one shared list split every directory
+between the workers, and both walked most of every package's imports.
+
+Which worker checks a file never changes its findings: they do not depend on the order
+files are checked in.
 """
 
 from __future__ import annotations
@@ -70,6 +78,8 @@ class _Pool(Generic[T, R]):
                 self.by_key.setdefault(os.path.abspath(key(item)), index)
         self.done: dict[int, R] = {}
         self.owner: dict[int, Connection] = {}  # the first worker that walked a pending file
+        # Each worker's range of items: [next index to look at, end).
+        self.ranges: dict[Connection, list[int]] = {}
 
     def results(self) -> Iterator[R]:
         # fork starts workers in milliseconds with everything already imported (Linux only).
@@ -137,14 +147,17 @@ class _Pool(Generic[T, R]):
 
     def _hand_out(self, connection: Connection, preferred: dict[Connection, list[int]],
                   in_flight: dict[Connection, int]) -> None:
-        """The next file for a worker: one it walked, else the first one no other worker
-        walked, else the first one left."""
+        """The next file for a worker: one it walked, else the next one of its range that
+        no other worker walked (taking half of the largest range left when its own is
+        done), else the first one no other worker walked, else the first one left."""
         index = None
         mine = preferred[connection]
         while mine and index is None:
             candidate = mine.pop()
             if candidate in self.pending:
                 index = candidate
+        if index is None:
+            index = self._next_in_range(connection)
         if index is None:
             index = next((i for i in self.pending if self.owner.get(i, connection) is connection), None)
         if index is None:
@@ -158,6 +171,39 @@ class _Pool(Generic[T, R]):
             self.done[index] = self.func(self.items[index])
             return
         in_flight[connection] = index
+
+
+    def _next_in_range(self, connection: Connection) -> int | None:
+        span = self.ranges.get(connection)
+        if span is None:  # the k-th worker asking starts at the k-th of equal slices
+            k = len(self.ranges)
+            span = self.ranges[connection] = [k * len(self.items) // self.workers,
+                                              (k + 1) * len(self.items) // self.workers]
+        while True:
+            while span[0] < span[1]:
+                index = span[0]
+                span[0] += 1
+                if index in self.pending and self.owner.get(index, connection) is connection:
+                    return index
+            if not self._take_half(span):
+                return None
+
+    def _take_half(self, span: list[int]) -> bool:
+        """Make ``span`` (exhausted) the second half of the pending items of the largest range left."""
+        largest: list[int] | None = None
+        left: list[int] = []
+        for other in self.ranges.values():
+            if other is span:
+                continue
+            waiting = [i for i in range(other[0], other[1]) if i in self.pending]
+            if len(waiting) > len(left):
+                largest, left = other, waiting
+        if largest is None or len(left) < 2:
+            return False
+        middle = left[len(left) // 2]
+        span[0], span[1] = middle, largest[1]
+        largest[1] = middle
+        return True
 
 
 _WALKING, _DONE = "walking", "done"
