@@ -3,6 +3,7 @@ scans they replace (on hand-written edge cases and on every Python file of this 
 
 from __future__ import annotations
 
+import re
 import textwrap
 from pathlib import Path
 
@@ -75,3 +76,18 @@ def test_imported_words_are_the_identifiers_of_the_import_statements() -> None:
         x = Net()
     """)
     assert TextFacts(text).imported_words == {"import", "os", "path", "as", "osp", "from", "models", "Net", "Head", "H"}
+
+
+def test_spells_a_word_where_the_text_has_it_as_a_whole_word() -> None:
+    texts = [p.read_text(encoding="utf-8") for p in _python_files()[:200]] + EDGE_CASES + [
+        "PreTrainedModel(x)", "x=Trainer", "é_Trainer Trainer_", "Trainerx Trainer", "Trainer", "_Trainer",
+        "(Trainer)", "ΔTrainer", "Trainer1"]
+    names = ["Trainer", "import", "x", "f", "Net", "self", "e", "_Trainer", "PreTrainedModel"]
+    seen = 0
+    for text in texts:
+        words = set(re.findall(r"\w+", text))
+        facts = TextFacts(text)
+        for name in names:
+            assert facts.spells(name) == (name in words), (name, text[:60])
+            seen += name in words
+    assert seen > 100

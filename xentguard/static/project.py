@@ -76,6 +76,7 @@ class Project:
         self._public: dict[str, list[str]] = {}
         self._imported_consumes: dict[tuple[str, str, int, str], bool] = {}  # see imported_name_consumes
         self._receivers: dict[str, dict[str, frozenset[str]]] = {}
+        self._directories: dict[str | tuple[str, str], str] = {}
         self._start_walking()
 
     def reset(self) -> None:
@@ -177,7 +178,7 @@ class Project:
         """Whether an importer's text can use the receiver ``name`` the way that matters: it
         spells the name (any call or construction does), and, when the receiver depends on
         attributes set by its user, assigns one of them (``.criterion =``) or subclasses it."""
-        if name not in importer.words:
+        if not importer.spells(name):
             return False
         if not attributes:
             return True
@@ -279,7 +280,7 @@ class Project:
         """Whether ``name`` imported from the project module ``module`` may reach a loss, a
         log or an exp (hotness): the module defining it spells one, following re-exports.
         A module that is not the project's: False."""
-        where = (os.path.dirname(os.path.abspath(importer.path)), module, level, name)
+        where = (self._directory(importer.path), module, level, name)
         found = self._imported_consumes.get(where)
         if found is None:
             found = self._imported_consumes[where] = self._imported_name_consumes(importer.path, module, level, name)
@@ -296,7 +297,7 @@ class Project:
 
     def _module_path(self, importer: str, module: str, level: int) -> str | None:
         """The project file ``module`` imported from ``importer`` is, if any (absolute)."""
-        where = (os.path.dirname(os.path.abspath(importer)), module, level)
+        where = (self._directory(importer), module, level)
         path = self._resolved.get(where, "")
         if path == "":
             path = self._resolved[where] = next(
@@ -388,9 +389,18 @@ class Project:
                 return self.analyse(str(candidate.resolve()))
         return None
 
+    def _directory(self, path: str) -> str:
+        """The absolute directory of a file (asked once per imported name: normalising the
+        path each time showed in the profile)."""
+        key = path if os.path.isabs(path) else (os.getcwd(), path)
+        found = self._directories.get(key)
+        if found is None:
+            found = self._directories[key] = os.path.dirname(os.path.abspath(path))
+        return found
+
     def _candidates(self, importer: str, module: str, level: int) -> tuple[str, ...]:
         """Paths ``module`` (imported from the file ``importer``) may be, in search order."""
-        here = os.path.dirname(os.path.abspath(importer))
+        here = self._directory(importer)
         key = (here, module, level)
         found = self._candidate_paths.get(key)
         if found is None:

@@ -28,6 +28,7 @@ class TextFacts:
 
     def __init__(self, text: str) -> None:
         self.text = text
+        self._spelled: dict[str, bool] = {}
 
     @cached_property
     def triggers(self) -> bool:
@@ -46,10 +47,14 @@ class TextFacts:
         text = self.text
         return self.losses or (("log(" in text or "exp(" in text) and _LOG_OR_EXP.search(text) is not None)
 
-    @cached_property
-    def words(self) -> frozenset[str]:
-        """Every identifier-like word of the text, comments and strings included."""
-        return frozenset(_WORD.findall(self.text))
+    def spells(self, word: str) -> bool:
+        """Whether ``word`` occurs in the text as a whole word (``\\bword\\b``: comments and
+        strings included). Asked for a few names per text: a search each is far cheaper
+        than the set of all its words (most of the time of the importers' text facts)."""
+        known = self._spelled.get(word)
+        if known is None:
+            known = self._spelled[word] = _spells(self.text, word)
+        return known
 
     @cached_property
     def _import_matches(self) -> list[re.Match[str]]:
@@ -74,6 +79,21 @@ class TextFacts:
     def base_words(self) -> frozenset[str]:
         """The words of every class statement's base list (``class N(pkg.Base)``: pkg, Base)."""
         return frozenset(word for bases in _CLASS_BASES.findall(self.text) for word in _WORD.findall(bases))
+
+
+def _is_word_character(character: str) -> bool:
+    return character.isalnum() or character == "_"  # what ``\\w`` matches in a str pattern
+
+
+def _spells(text: str, word: str) -> bool:
+    end = len(word)
+    at = text.find(word)
+    while at != -1:
+        if (at == 0 or not _is_word_character(text[at - 1])) and (
+                at + end == len(text) or not _is_word_character(text[at + end])):
+            return True
+        at = text.find(word, at + 1)
+    return False
 
 
 __all__ = ["TextFacts"]
