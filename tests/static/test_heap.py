@@ -3,6 +3,7 @@ back when the project is dropped; an isolated analysis freezes nothing."""
 
 from __future__ import annotations
 
+import ast
 import gc
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from xentguard.static import analyze_source
+from xentguard.static.heap import parse_long_lived, release_frozen
 from xentguard.static.project import forget_projects
 
 CODE = "import torch.nn.functional as F\nloss = F.cross_entropy(F.softmax(x, dim=1), y)\n"
@@ -72,3 +74,16 @@ def test_each_importer_walked_for_a_file_is_frozen_as_it_finishes(tmp_path: Path
     findings = analyze_source(helper, str(tmp_path / "losses.py"))
     assert findings == []
     assert len(frozen_while_checking) == 2 and 0 < frozen_while_checking[0] <= frozen_while_checking[1]
+
+
+def test_a_tree_kept_by_the_project_is_frozen_as_soon_as_it_is_parsed() -> None:
+    # Left young, the first collection after the parse would scan the whole tree.
+    source = "".join(f"def f{i}(x):\n    return x + {i}\n" for i in range(200))
+    tree = parse_long_lived(source, "m.py")
+    tracked = [node for node in ast.walk(tree) if gc.is_tracked(node)]
+    assert len(tracked) > 1000
+    assert gc.get_freeze_count() >= len(tracked)
+    assert not any(node in gc.get_objects(generation) for generation in range(3) for node in tracked[:5])
+    release_frozen()
+    short_lived = parse_long_lived(source, "m.py", freeze=False)
+    assert gc.get_freeze_count() == 0 and any(gc.is_tracked(node) for node in ast.walk(short_lived))

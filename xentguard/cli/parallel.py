@@ -172,7 +172,6 @@ class _Pool(Generic[T, R]):
             return
         in_flight[connection] = index
 
-
     def _next_in_range(self, connection: Connection) -> int | None:
         span = self.ranges.get(connection)
         if span is None:  # the k-th worker asking starts at the k-th of equal slices
@@ -189,7 +188,9 @@ class _Pool(Generic[T, R]):
                 return None
 
     def _take_half(self, span: list[int]) -> bool:
-        """Make ``span`` (exhausted) the second half of the pending items of the largest range left."""
+        """Make ``span`` (exhausted) the second half of the pending items of the largest range
+        left. The items a range has scanned are behind its start, so each call leaves fewer
+        pending items in ranges: taking halves ends."""
         largest: list[int] | None = None
         left: list[int] = []
         for other in self.ranges.values():

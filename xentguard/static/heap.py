@@ -40,9 +40,10 @@ def parse_long_lived(source: str, filename: str, *, freeze: bool = True) -> ast.
     try:
         tree = ast.parse(source, filename=filename)
         # Straight to the permanent generation: left young, the whole tree is scanned by
-        # the next collection after the collector is back on, then again as it ages.
-        # A parse makes no cyclic garbage; the few young objects frozen with it are freed
-        # by reference counting like every frozen object.
+        # the next collection after the collector is back on, then again as it ages. A
+        # parse makes no cyclic garbage; what was frozen with it is freed by reference
+        # counting, and young cycles made just before (fewer than one collection's
+        # threshold) wait for release_frozen.
         if freeze:
             gc.freeze()
         return tree
