@@ -1,5 +1,5 @@
-"""The fast tree walk must see exactly the nodes ``ast.walk`` sees (less the Load/Store
-context singletons, which no check reads)."""
+"""The fast tree walk must see exactly the nodes ``ast.walk`` sees (less the singletons of
+the Load/Store contexts and of the operators: checks read ``node.op``, never walk to it)."""
 
 from __future__ import annotations
 
@@ -34,9 +34,11 @@ x: int = (y := 3)
 '''
 
 
+_SINGLETONS = (ast.expr_context, ast.operator, ast.unaryop, ast.boolop, ast.cmpop)
+
+
 def nodes_seen_by_ast_walk(tree: ast.AST) -> Counter[int]:
-    # Operator nodes are shared singletons: count each visit.
-    return Counter(id(node) for node in ast.walk(tree) if not isinstance(node, ast.expr_context))
+    return Counter(id(node) for node in ast.walk(tree) if not isinstance(node, _SINGLETONS))
 
 
 def stdlib_files() -> list[Path]:
@@ -63,5 +65,5 @@ def test_walk_sees_every_node_of_newest_syntax() -> None:
 def test_child_nodes_are_the_direct_children_in_field_order() -> None:
     tree = ast.parse("f(a, *b, k=c)[d] = {e: g, **h}")
     for node in walk(tree):
-        expected = [child for child in ast.iter_child_nodes(node) if not isinstance(child, ast.expr_context)]
+        expected = [child for child in ast.iter_child_nodes(node) if not isinstance(child, _SINGLETONS)]
         assert child_nodes(node) == expected

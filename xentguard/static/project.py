@@ -241,7 +241,8 @@ class Project:
         known = self._isfile_cache.get(path)
         if known is not None:
             return known
-        directory, name = os.path.split(os.path.abspath(path))
+        # Candidates are absolute already: normalising each one again showed in the profile.
+        directory, name = os.path.split(path if os.path.isabs(path) else os.path.abspath(path))
         files = self._directory_files.get(directory)
         if files is None:
             try:

@@ -3,7 +3,7 @@
 ``ast.walk`` asks every node for every field through two generator layers
 (``iter_child_nodes`` over ``iter_fields``); on a real corpus that was the single largest
 cost of the analysis. Here each node class's fields that can hold nodes are computed once,
-names, contexts and constants are skipped, and the walk is a plain stack (depth first:
+names, contexts, operators and constants are skipped, and the walk is a plain stack (depth first:
 no caller depends on ``ast.walk``'s breadth-first order).
 """
 
@@ -12,10 +12,11 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-# Fields that never hold a node (identifiers, flags, the Load/Store context singletons).
+# Fields that never hold a node (identifiers, flags), or only the singletons of the
+# Load/Store contexts and of the operators (``node.op`` is read where it matters).
 _LEAF_FIELDS = frozenset({
     "ctx", "id", "attr", "arg", "name", "asname", "module", "level", "kind", "type_comment", "conversion",
-    "is_async", "simple", "tag", "rest", "kwd_attrs",
+    "is_async", "simple", "tag", "rest", "kwd_attrs", "op", "ops",
 })
 # Node classes whose remaining fields hold plain values (constants, lists of identifiers).
 # (``match`` patterns exist from Python 3.10 on.)
