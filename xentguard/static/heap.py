@@ -18,8 +18,16 @@ import gc
 
 
 def freeze_long_lived() -> None:
-    """Move every object alive now out of the collector's generations."""
-    gc.collect(0)
+    """Move every object alive now out of the collector's generations.
+
+    Cyclic garbage of every generation is collected first, not only the youngest: the
+    host's (a pyflakes checker run on the same file just before, with its scopes and
+    the parent links it adds to the tree) has aged into the older generations by now,
+    and frozen it is never freed. Collecting only generation 0 froze a third of the
+    objects as garbage on the benchmark corpus under flake8 (221 MB against 162 MB on
+    timm alone). The cost stays small: frozen objects are not scanned, so a collection
+    sees only what was made since the last freeze."""
+    gc.collect()
     gc.freeze()
 
 
@@ -35,6 +43,8 @@ def parse_long_lived(source: str, filename: str, *, freeze: bool = True) -> ast.
     again as its nodes age through the generations (a third of the parsing time of the
     benchmark corpus's modules, measured in the analysis). ``freeze=False``: a tree that
     is dropped after one check (``isolated``) is left to the collector."""
+    if freeze:
+        gc.collect()  # garbage alive now would be frozen with the tree (see freeze_long_lived)
     paused = gc.isenabled()
     gc.disable()
     try:
