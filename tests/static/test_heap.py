@@ -114,17 +114,3 @@ def test_freezing_first_collects_garbage_that_aged_into_the_older_generations() 
     finally:
         release_frozen()
 
-
-def test_parsing_a_kept_tree_first_collects_garbage_it_would_freeze() -> None:
-    import weakref
-
-    gc.collect()
-    aged = _Cycle()
-    alive = weakref.ref(aged)
-    gc.collect()
-    del aged
-    try:
-        parse_long_lived("x = 1\n", "m.py")
-        assert alive() is None
-    finally:
-        release_frozen()
