@@ -13,6 +13,7 @@ from xentguard.static.prefilter import (
     _IMPORT_STATEMENT,
     LOSS_WORDS,
     TRIGGER_WORDS,
+    WordSet,
     import_statement_texts,
     mentions_loss,
     might_have_findings,
@@ -66,6 +67,37 @@ def test_losses_and_consumes_agree_with_the_plain_scans() -> None:
         assert facts.consumes == (mentions_loss(text) or _LOG_OR_EXP.search(text) is not None)
         seen[facts.losses] += 1
     assert seen[True] and seen[False]
+
+
+def _alternation(words: frozenset[str]) -> re.Pattern[str]:
+    """The expression WordSet replaces."""
+    return re.compile(r"\b(?:" + "|".join(map(re.escape, sorted(words, key=lambda w: (-len(w), w)))) + r")\b")
+
+
+WORD_SET_CASES = [
+    "p = log_softmax(x)", "p = F.softmax_(x)", "xsoftmax = 1", "soft = softmaxed", "s = sigmoid",
+    "e = expit(x)", "e = exponent + expand(x) + except_", "e=exp", "exp", "éexp", "exp1", "_exp", "exp_",
+    "NLLLoss2d()", "NLLLoss2", "MyNLLLoss()", "loss = nn.CrossEntropyLoss()", "from ignite.engine import x",
+    "binary_cross_entropy_with_logits(a, b)", "binary_cross_entropy_with_logitsX", "kl_divergence", "kl_div(",
+    "ray_skorch", "skorchy", "", "softmax softmaxx xsoftmax softmax", "ẞsoftmax", "softmaxµ", "softmax²",
+]
+
+
+@pytest.mark.parametrize("words", [TRIGGER_WORDS, LOSS_WORDS, frozenset({"ab", "abc", "b", "xab"})])
+def test_word_set_finds_what_the_alternation_finds(words: frozenset[str]) -> None:
+    pattern, word_set = _alternation(words), WordSet(words)
+    texts = [p.read_text(encoding="utf-8") for p in _python_files()] + WORD_SET_CASES + [
+        "ab", "abc", "xab", "cab", "b", "abb", "a b", "xabc ab"]
+    seen = {True: 0, False: 0}
+    for text in texts:
+        found = pattern.search(text) is not None
+        assert word_set.search(text) == found, text[:200]
+        seen[found] += 1
+    assert seen[True] > 10 and seen[False] > 10
+
+
+def test_word_set_searches_only_words_holding_no_other() -> None:
+    assert WordSet({"softmax", "log_softmax", "exp", "expit", "Loss"}).anchors == ("Loss", "exp", "softmax")
 
 
 def test_imported_words_are_the_identifiers_of_the_import_statements() -> None:

@@ -13,7 +13,13 @@ from __future__ import annotations
 import re
 from functools import cached_property
 
-from xentguard.static.prefilter import import_statement_matches, mentions_loss, might_have_findings, statements_of
+from xentguard.static.prefilter import (
+    import_statement_matches,
+    is_word_character,
+    mentions_loss,
+    might_have_findings,
+    statements_of,
+)
 
 _WORD = re.compile(r"\w+")
 _LOG_OR_EXP = re.compile(r"\b(?:log|exp)\(")
@@ -81,16 +87,12 @@ class TextFacts:
         return frozenset(word for bases in _CLASS_BASES.findall(self.text) for word in _WORD.findall(bases))
 
 
-def _is_word_character(character: str) -> bool:
-    return character.isalnum() or character == "_"  # what ``\\w`` matches in a str pattern
-
-
 def _spells(text: str, word: str) -> bool:
     end = len(word)
     at = text.find(word)
     while at != -1:
-        if (at == 0 or not _is_word_character(text[at - 1])) and (
-                at + end == len(text) or not _is_word_character(text[at + end])):
+        if (at == 0 or not is_word_character(text[at - 1])) and (
+                at + end == len(text) or not is_word_character(text[at + end])):
             return True
         at = text.find(word, at + 1)
     return False
