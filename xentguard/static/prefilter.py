@@ -20,7 +20,7 @@ def leaf_names(*tables: Iterable[str]) -> frozenset[str]:
     return frozenset(qualname.rsplit(".", 1)[-1] for table in tables for qualname in table)
 
 
-def is_word_character(character: str) -> bool:
+def _is_word_character(character: str) -> bool:
     """What ``\\w`` matches in a str pattern: a Unicode letter or digit, or ``_``."""
     return character.isalnum() or character == "_"
 
@@ -47,9 +47,9 @@ class WordSet:
             at = text.find(anchor)
             while at != -1:
                 start, end = at, at + len(anchor)
-                while start and is_word_character(text[start - 1]):
+                while start and _is_word_character(text[start - 1]):
                     start -= 1
-                while end < size and is_word_character(text[end]):
+                while end < size and _is_word_character(text[end]):
                     end += 1
                 if text[start:end] in words:
                     return True

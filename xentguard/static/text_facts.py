@@ -14,8 +14,8 @@ import re
 from functools import cached_property
 
 from xentguard.static.prefilter import (
+    WordSet,
     import_statement_matches,
-    is_word_character,
     mentions_loss,
     might_have_findings,
     statements_of,
@@ -59,7 +59,7 @@ class TextFacts:
         than the set of all its words (most of the time of the importers' text facts)."""
         known = self._spelled.get(word)
         if known is None:
-            known = self._spelled[word] = _spells(self.text, word)
+            known = self._spelled[word] = WordSet((word,)).search(self.text)
         return known
 
     @cached_property
@@ -85,17 +85,6 @@ class TextFacts:
     def base_words(self) -> frozenset[str]:
         """The words of every class statement's base list (``class N(pkg.Base)``: pkg, Base)."""
         return frozenset(word for bases in _CLASS_BASES.findall(self.text) for word in _WORD.findall(bases))
-
-
-def _spells(text: str, word: str) -> bool:
-    end = len(word)
-    at = text.find(word)
-    while at != -1:
-        if (at == 0 or not is_word_character(text[at - 1])) and (
-                at + end == len(text) or not is_word_character(text[at + end])):
-            return True
-        at = text.find(word, at + 1)
-    return False
 
 
 __all__ = ["TextFacts"]
