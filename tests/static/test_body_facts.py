@@ -90,3 +90,15 @@ def test_facts_are_computed_once_per_node() -> None:
     function = ast.parse("def f(x):\n    return g(x)\n").body[0]
     assert isinstance(function, ast.FunctionDef)
     assert body_facts(function) is body_facts(function)
+
+
+def test_a_dict_unpacking_and_a_keyword_only_parameter_without_default_are_walked_through() -> None:
+    found = facts(
+        """
+        def f(*, options, scale=2):
+            merged = {**options, "scale": scale, "head": nn.Softmax(dim=1)}
+            return merged
+        """
+    )
+    assert {"options", "scale", "nn", ".Softmax"} <= found.mentions
+    assert found.makes_calls

@@ -196,3 +196,28 @@ def test_a_cycle_of_re_exports_binds_nothing(tmp_path: Path) -> None:
     found = [(f.line, f.code) for f in analyze_source(module.read_text(), str(module), project_root=str(tmp_path))]
     forget_projects()
     assert found == [(7, "XG101")]
+
+
+def test_a_loss_is_followed_through_named_and_star_re_exports(tmp_path: Path) -> None:
+    from xentguard.static.project import Project
+
+    for package, star in (("named", "shapes"), ("starred", "losses")):
+        (tmp_path / package).mkdir()
+        (tmp_path / package / "__init__.py").write_text(
+            f"import os\nfrom torch import nn\nfrom .{star} import *\nfrom .losses import smoothed\n"
+            "from .plain import tidy\n")
+        (tmp_path / package / "losses.py").write_text(
+            "import torch.nn.functional as F\n\ndef smoothed(x, y):\n    return F.nll_loss(x, y)\n")
+        (tmp_path / package / "shapes.py").write_text("def pad(x):\n    return x\n")
+        (tmp_path / package / "plain.py").write_text("def tidy(x):\n    return x\n")
+    project = Project(str(tmp_path))
+
+    def relevant(source: str) -> bool:  # each importer its own file: answers are kept per file
+        importer = tmp_path / f"train_{len(list(tmp_path.glob('train_*.py')))}.py"
+        importer.write_text(source)
+        return project.imports_relevant_module(str(importer), source)
+
+    assert relevant("from named import smoothed\n")
+    assert not relevant("from named import pad, tidy, nn\n")
+    # A star import from a module spelling a loss may bind any name.
+    assert relevant("from starred import tidy\n")

@@ -67,3 +67,13 @@ def test_child_nodes_are_the_direct_children_in_field_order() -> None:
     for node in walk(tree):
         expected = [child for child in ast.iter_child_nodes(node) if not isinstance(child, _SINGLETONS)]
         assert child_nodes(node) == expected
+
+
+def test_lists_that_may_hold_none_yield_only_nodes() -> None:
+    # ``{**extra}`` has a None key and ``*, k`` a None default: the only lists of the
+    # grammar holding something besides nodes. Seen first here, in either order.
+    for code in ("def f(*, k, m=1):\n    return {**k, 'a': m}", "{**k, 'a': m}\ndef f(*, k, m=1): pass"):
+        tree = ast.parse(code)
+        seen = list(walk(tree))
+        assert all(isinstance(node, ast.AST) for node in seen)
+        assert Counter(id(node) for node in seen) == nodes_seen_by_ast_walk(tree)

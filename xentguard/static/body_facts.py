@@ -18,10 +18,13 @@ from dataclasses import dataclass
 from typing import Union
 
 from xentguard.static import torch_api as api
-from xentguard.static.walk import child_fields, child_nodes, walk
+from xentguard.static.walk import SPLIT_FIELDS, child_nodes, split_fields, walk
 
 FunctionNode = Union[ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda]
 _DEFINITIONS = frozenset({ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef})
+# The node classes the pass below looks at, besides names; any other only holds nodes.
+_SPECIAL = frozenset({ast.Attribute, ast.Call, ast.Assign, ast.AnnAssign, ast.If, ast.IfExp, ast.While, ast.Lambda,
+                      ast.Import, ast.ImportFrom, ast.Global, ast.Nonlocal, *_DEFINITIONS})
 # Attributes and variables are two namespaces for the walking gate: ``self.self = ...``
 # (an attribute named ``self``) must not make every method mentioning ``self`` hot.
 ATTRIBUTE_PREFIX = "."
@@ -123,83 +126,89 @@ def _compute(function: FunctionNode) -> BodyFacts:
     nested: list[ast.AST] = []
     for child in child_nodes(function):
         (own if id(child) in in_body else nested).append(child)
+    split = SPLIT_FIELDS.get
     for local, stack in ((True, own), (False, nested)):
         pop = stack.pop
         while stack:
             node = pop()
             kind = type(node)
-            into = stack
             if kind is ast.Name:
                 mentioned.add(node.id)  # type: ignore[attr-defined]
                 if local and type(node.ctx) is ast.Store:  # type: ignore[attr-defined]
                     names.add(node.id)  # type: ignore[attr-defined]
                     stored.add(node.id)  # type: ignore[attr-defined]
                 continue
-            if kind is ast.Attribute:
-                assert isinstance(node, ast.Attribute)
-                receiver = node.value
-                if node.attr == "__init__":
-                    init_calls.add(_init_receiver(receiver))
-                elif _is_super(receiver):
-                    super_methods.add(node.attr)
-                else:
-                    mentioned.add(attribute_name(node.attr))
-            elif kind is ast.Call:
-                assert isinstance(node, ast.Call)
-                makes_calls = True
-                func = node.func
-                if isinstance(func, ast.Attribute):
-                    if func.attr in api.FILLING_METHODS:
-                        attribute_stores.append((frozenset(_filled(node)), frozenset(mentions(node))))
-                    if func.attr in api.SUBMODULE_REGISTRATIONS:
-                        assigns_attributes = True
-                    elif func.attr == "forward":
-                        func = func.value
-                if isinstance(func, ast.Name) and func.id in callable_params:
-                    calls_parameters = True
-                if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == first:
-                    calls_on_first.add(func.attr)
-            elif kind is ast.Assign or kind is ast.AnnAssign:
-                assert isinstance(node, (ast.Assign, ast.AnnAssign))
-                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-                attributes = frozenset(t.attr for t in targets if isinstance(t, ast.Attribute))
-                if attributes:
-                    assigns_attributes = True
-                    value = node.value
-                    if value is not None:
-                        attribute_stores.append(
-                            (frozenset(map(attribute_name, attributes)), frozenset(mentions(value))))
-                    if isinstance(value, ast.Name) and value.id in all_parameters:
-                        from_parameters.update(attributes)
+            into = stack
+            if kind in _SPECIAL:  # the others (constants, operators, subscripts...) only hold nodes
+                if kind is ast.Attribute:
+                    assert isinstance(node, ast.Attribute)
+                    receiver = node.value
+                    if node.attr == "__init__":
+                        init_calls.add(_init_receiver(receiver))
+                    elif _is_super(receiver):
+                        super_methods.add(node.attr)
                     else:
-                        otherwise.update(attributes)
-            elif kind is ast.If or kind is ast.IfExp or kind is ast.While:
-                if local:
-                    tested.update(n.id for n in _tested_names(node.test))  # type: ignore[attr-defined]
-            elif kind in _DEFINITIONS:
-                assert isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
-                if local:
-                    names.add(node.name)
-                    # Decorators run in this scope; the rest is the nested scope's own.
-                    decorators = {id(d) for d in node.decorator_list}
-                    for child in child_nodes(node):
-                        (own if id(child) in decorators else nested).append(child)
+                        mentioned.add(attribute_name(node.attr))
+                elif kind is ast.Call:
+                    assert isinstance(node, ast.Call)
+                    makes_calls = True
+                    func = node.func
+                    if isinstance(func, ast.Attribute):
+                        if func.attr in api.FILLING_METHODS:
+                            attribute_stores.append((frozenset(_filled(node)), frozenset(mentions(node))))
+                        if func.attr in api.SUBMODULE_REGISTRATIONS:
+                            assigns_attributes = True
+                        elif func.attr == "forward":
+                            func = func.value
+                    if isinstance(func, ast.Name) and func.id in callable_params:
+                        calls_parameters = True
+                    if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == first:
+                        calls_on_first.add(func.attr)
+                elif kind is ast.Assign or kind is ast.AnnAssign:
+                    assert isinstance(node, (ast.Assign, ast.AnnAssign))
+                    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                    attributes = frozenset(t.attr for t in targets if isinstance(t, ast.Attribute))
+                    if attributes:
+                        assigns_attributes = True
+                        value = node.value
+                        if value is not None:
+                            attribute_stores.append(
+                                (frozenset(map(attribute_name, attributes)), frozenset(mentions(value))))
+                        if isinstance(value, ast.Name) and value.id in all_parameters:
+                            from_parameters.update(attributes)
+                        else:
+                            otherwise.update(attributes)
+                elif kind is ast.If or kind is ast.IfExp or kind is ast.While:
+                    if local:
+                        tested.update(n.id for n in _tested_names(node.test))  # type: ignore[attr-defined]
+                elif kind in _DEFINITIONS:
+                    assert isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+                    if local:
+                        names.add(node.name)
+                        # Decorators run in this scope; the rest is the nested scope's own.
+                        decorators = {id(d) for d in node.decorator_list}
+                        for child in child_nodes(node):
+                            (own if id(child) in decorators else nested).append(child)
+                        continue
+                elif kind is ast.Lambda:
+                    into = nested
+                elif kind is ast.Import or kind is ast.ImportFrom:
+                    assert isinstance(node, (ast.Import, ast.ImportFrom))
+                    bound = [(alias.asname or alias.name).split(".")[0] for alias in node.names]
+                    if local:
+                        names.update(bound)
+                    if imports_trainer(node):
+                        trainer_imports.update(bound)
                     continue
-            elif kind is ast.Lambda:
-                into = nested
-            elif kind is ast.Import or kind is ast.ImportFrom:
-                assert isinstance(node, (ast.Import, ast.ImportFrom))
-                bound = [(alias.asname or alias.name).split(".")[0] for alias in node.names]
-                if local:
-                    names.update(bound)
-                if imports_trainer(node):
-                    trainer_imports.update(bound)
-                continue
-            elif kind is ast.Global or kind is ast.Nonlocal:
-                if local:
-                    declared_elsewhere.update(node.names)  # type: ignore[attr-defined]
-                continue
-            for field_name in child_fields(kind):
+                elif kind is ast.Global or kind is ast.Nonlocal:
+                    if local:
+                        declared_elsewhere.update(node.names)  # type: ignore[attr-defined]
+                    continue
+            # Children, inline (a call per node was a fifth of this pass).
+            fields = split(kind) or split_fields(node)
+            for field_name in fields[0]:
+                into.extend(getattr(node, field_name))
+            for field_name in fields[1]:
                 value = getattr(node, field_name, None)
                 if value is None:
                     continue

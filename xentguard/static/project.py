@@ -75,6 +75,7 @@ class Project:
         self._candidate_paths: dict[tuple[str, str, int], tuple[str, ...]] = {}
         self._public: dict[str, list[str]] = {}
         self._imported_consumes: dict[tuple[str, str, int, str], bool] = {}  # see imported_name_consumes
+        self._imports_by_name: dict[str, dict[str, list[tuple[int, str, int]]]] = {}  # see _importing
         self._receivers: dict[str, dict[str, frozenset[str]]] = {}
         self._directories: dict[str | tuple[str, str], str] = {}
         self._start_walking()
@@ -83,7 +84,7 @@ class Project:
         """Forget every walked module (the text of one changed), and what was read off texts."""
         for cache in (self._text_facts, self._imports_loss_cache, self._relevant, self._consuming,
                       self._directory_files, self._isfile_cache, self._public, self._imported_consumes,
-                      self._receivers):
+                      self._receivers, self._imports_by_name):
             cache.clear()
         self._start_walking()
         release_frozen()  # what was walked can now be collected
@@ -318,18 +319,30 @@ class Project:
         if cached is not None:
             return cached
         cache[key] = False  # an import cycle: the modules on it decide
-        text = self._text(key[0])
         relevant = self._consumes(key[0]) if consumes else self._mentions_loss(key[0])
-        for statement, module, level in self._statements(key[0], text):
-            words = _imported_words(statement)
-            if words is None or not (name in words or "*" in words) or (level == 0 and is_torch(module)):
-                continue
-            target = next((c for c in self._candidates(key[0], module, level) if self._isfile(c)), None)
+        for module, level in self._importing(key[0], name):
+            target = self._module_path(key[0], module, level)
             if target is not None and self._name_relevant(target, name, consumes):
                 relevant = True
                 break
         cache[key] = relevant
         return relevant
+
+    def _importing(self, path: str, name: str) -> list[tuple[str, int]]:
+        """(module, level) of the statements of the file at ``path`` (absolute) that import
+        ``name`` from a project module, or ``*``, in the text's order: the statements of a
+        file indexed by name once, not scanned for each name asked."""
+        index = self._imports_by_name.get(path)
+        if index is None:
+            index = self._imports_by_name[path] = {}
+            for position, (statement, module, level) in enumerate(self._statements(path, self._text(path))):
+                words = _imported_words(statement)
+                if words is None or (level == 0 and is_torch(module)):
+                    continue
+                for word in words:
+                    index.setdefault(word, []).append((position, module, level))
+        named, starred = index.get(name, []), index.get("*", []) if name != "*" else []
+        return [(module, level) for _, module, level in (sorted(named + starred) if starred else named)]
 
     def _mentions_loss(self, path: str) -> bool:
         return self.text_facts(path).losses
@@ -359,10 +372,9 @@ class Project:
     def public_names(self, importer: SourceFile, module: str, level: int) -> list[str] | None:
         """What ``from module import *`` binds when module is a project file: a literal
         ``__all__``, else its top-level names not starting with ``_``. Read from the text."""
-        path = next((c for c in self._candidates(importer.path, module, level) if self._isfile(c)), None)
-        if path is None:
+        key = self._module_path(importer.path, module, level)
+        if key is None:
             return None
-        key = os.path.abspath(path)
         names = self._public.get(key)
         if names is None:
             try:

@@ -23,7 +23,13 @@ _LEAF_FIELDS = frozenset({
 _LEAF_CLASSES: tuple[type, ...] = (ast.Constant, ast.Global, ast.Nonlocal, *(
     getattr(ast, name) for name in ("MatchSingleton",) if hasattr(ast, name)))
 
+# Fields of a list that may hold None besides nodes (``expr?*`` in the grammar):
+# ``{**extra}``'s key, a keyword-only parameter without a default.
+_LISTS_WITH_NONE = frozenset({(ast.Dict, "keys"), (ast.arguments, "kw_defaults")})
+
 _CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
+# Per node class: (fields holding a list of nodes only, the other fields that can hold nodes).
+SPLIT_FIELDS: dict[type, tuple[tuple[str, ...], tuple[str, ...]]] = {}  # filled by split_fields
 
 
 def _child_fields(cls: type) -> tuple[str, ...]:
@@ -37,6 +43,19 @@ def child_fields(cls: type) -> tuple[str, ...]:
     """The fields of a node class that can hold nodes."""
     fields = _CHILD_FIELDS.get(cls)
     return fields if fields is not None else _child_fields(cls)
+
+
+def split_fields(node: ast.AST) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The fields of ``node``'s class that hold a list of nodes only (``extend`` a stack
+    with them as they are), and the others that can hold nodes (a node, None, or a list
+    that may hold None). A field is a list in every node of a class, or in none."""
+    cls = type(node)
+    found = SPLIT_FIELDS.get(cls)
+    if found is None:
+        lists = tuple(name for name in child_fields(cls)
+                      if type(getattr(node, name, None)) is list and (cls, name) not in _LISTS_WITH_NONE)
+        found = SPLIT_FIELDS[cls] = (lists, tuple(name for name in child_fields(cls) if name not in lists))
+    return found
 
 
 def child_nodes(node: ast.AST) -> list[ast.AST]:
@@ -62,14 +81,14 @@ def walk(node: ast.AST) -> Iterator[ast.AST]:
     stack = [node]
     pop = stack.pop
     extend = stack.extend
-    get_fields = _CHILD_FIELDS.get
+    get_split = SPLIT_FIELDS.get
     while stack:
         current = pop()
         yield current
-        fields = get_fields(type(current))
-        if fields is None:
-            fields = _child_fields(type(current))
-        for name in fields:
+        lists, others = get_split(type(current)) or split_fields(current)
+        for name in lists:
+            extend(getattr(current, name))
+        for name in others:
             value = getattr(current, name, None)
             if value is None:
                 continue
@@ -79,4 +98,4 @@ def walk(node: ast.AST) -> Iterator[ast.AST]:
                 stack.append(value)
 
 
-__all__ = ["child_fields", "child_nodes", "walk"]
+__all__ = ["SPLIT_FIELDS", "child_fields", "child_nodes", "split_fields", "walk"]
