@@ -14,7 +14,6 @@ from tests.static.realworld import cases, expected, found
 KNOWN_MISSES = {
     "001_matching_attention_softmax": "probabilities mixed by bmm with a one-hot matrix: a matmul keeps no kind",
     "018_lanedet_exist_head_registry": "head classes built from a registry keyed by cls.__name__ strings",
-    "033_seq2seq_outputs_buffer_log_softmax": "log-probabilities written row by row into a zeros buffer",
 }
 
 BUGS = cases("bugs")

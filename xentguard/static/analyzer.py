@@ -38,6 +38,7 @@ from xentguard.static.kinds import (
     Unbound,
     Unknown,
     Value,
+    join,
     join_all,
     map_cases,
 )
@@ -498,12 +499,21 @@ class Analyzer(Expressions, Calls):
             container = self.ev(target.value, frame)
             key = literal(target.slice)
             if isinstance(container, Tensor) and isinstance(target.value, ast.Name):
-                # ``dist[:, pad] = 0``: a tensor written into is no longer of its kind.
-                frame.scope.bind(target.value.id, Binding(UNKNOWN))
+                # ``dist[:, pad] = 0``: a tensor written into is no longer of its kind, unless
+                # what is written is of that kind too (``probs[i] = other_probs``).
+                kept = join(container, _stored_rows(value, target.slice)) if isinstance(
+                    value, Tensor) and value.kind is container.kind else UNKNOWN
+                frame.scope.bind(target.value.id, Binding(kept))
             elif isinstance(container, (Fresh, ExpOf)) and isinstance(target.value, ast.Name):
-                # ``buf[i] = exp(s)``: the buffer holds exp values (else: no longer known).
-                filled = value if isinstance(value, ExpOf) and not value.summed and (
-                    not isinstance(container, ExpOf) or container == value) else UNKNOWN
+                # ``buf[i] = exp(s)``: the buffer holds exp values; ``outputs[t] = log_probs``
+                # (a decoder's steps): it holds their kind; else it is no longer known.
+                if isinstance(value, ExpOf) and not value.summed and (
+                        not isinstance(container, ExpOf) or container == value):
+                    filled: Value = value
+                elif isinstance(container, Fresh) and isinstance(value, Tensor):
+                    filled = _stored_rows(value, target.slice)
+                else:
+                    filled = UNKNOWN
                 frame.scope.bind(target.value.id, Binding(filled))
             elif isinstance(container, Mapping) and isinstance(target.value, ast.Name) and key is not NO_LITERAL:
                 items = tuple((k, v) for k, v in container.items if k != key) + ((key, value),)
@@ -649,6 +659,13 @@ def _item_getter(index: int, count: int) -> Callable[[object, Value], Value]:
 
 def _still_reads(reads: AttributeReads) -> bool:
     return all(cls.assigned_value(attr) == value for (cls, attr), value in reads.items())
+
+
+def _stored_rows(value: Tensor, index: ast.expr) -> Tensor:
+    """What a buffer holds where ``value`` is written at ``index``: whole rows when one index
+    or slice picks them along the first dim (``outputs[t] = step``), else parts of rows
+    (``buf[:, k] = p``: a column is no distribution over the classes)."""
+    return value if not isinstance(index, ast.Tuple) else value.part()
 
 
 def _own_store(target: ast.Attribute, frame: Frame) -> bool:

@@ -124,7 +124,7 @@ class Calls:
             return self.checks.exp_of(receiver, node, node.func.value, frame.file)  # type: ignore[attr-defined]
         if method in ("sum", "nansum") and isinstance(receiver, ExpOf) and not receiver.summed:
             return ExpOf(receiver.arg_key, receiver.origin, receiver.unstable, summed=True)
-        if method in api.FRESH_BUFFER_METHODS:
+        if method in api.FRESH_BUFFER_METHODS or (isinstance(receiver, Fresh) and method in api.BUFFER_MOVES):
             return FRESH
         source_at = api.SCATTER_SUMS.get(method)
         if source_at is not None and len(args) > source_at:

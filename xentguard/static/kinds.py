@@ -364,9 +364,9 @@ def join(a: Value, b: Value) -> Value:
         return b
     if b in (NONE, UNBOUND) and not isinstance(a, Unknown):
         return a
-    if isinstance(a, Fresh) and isinstance(b, ExpOf):
-        return b  # a buffer filled with exp values in a loop
-    if isinstance(b, Fresh) and isinstance(a, ExpOf):
+    if isinstance(a, Fresh) and isinstance(b, (ExpOf, Tensor)):
+        return b  # a buffer filled with exp values, or with a decoder's steps, in a loop
+    if isinstance(b, Fresh) and isinstance(a, (ExpOf, Tensor)):
         return a
     if isinstance(a, Tensor) and isinstance(b, Tensor):
         if a.kind is not b.kind:

@@ -110,6 +110,9 @@ PARTIAL = frozenset({"functools.partial"})
 # New buffers, filled later (a hand-written softmax writes exp values into one).
 FRESH_BUFFERS = frozenset({"torch.zeros", "torch.empty", "torch.zeros_like", "torch.empty_like"})
 FRESH_BUFFER_METHODS = frozenset({"new_zeros", "new_empty"})
+# Methods that move a new buffer (to a device, a dtype) without writing into it.
+BUFFER_MOVES = frozenset({"to", "type", "type_as", "cuda", "cpu", "float", "double", "half", "bfloat16", "detach",
+                          "requires_grad_", "pin_memory"})
 # Methods that sum a source tensor into the receiver: position of the source argument.
 SCATTER_SUMS: dict[str, int] = {"scatter_add": 2, "scatter_add_": 2, "index_add": 2, "index_add_": 2}
 
