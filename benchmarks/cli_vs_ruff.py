@@ -11,16 +11,23 @@ of workers (``--jobs`` for xentguard, ``RAYON_NUM_THREADS`` for ruff's thread po
     python benchmarks/cli_vs_ruff.py --xentguard-tree /path/to/other/checkout --repeats 5
 
 ``--xentguard-tree`` times another checkout's package (run as ``python -m xentguard`` with
-that tree first on ``PYTHONPATH``), so a baseline commit can be measured with the same
-script. A benchmark, not a test: it prints the figures and exits 0.
+that tree first on ``PYTHONPATH``). ``--baseline-tree`` times a second checkout in the same
+run, in the same rotation, and prints how much the xentguard / ruff ratio grew from it
+(the budget of issue 9: at most 1.20x the ratio before the reach work):
+
+    python benchmarks/cli_vs_ruff.py --baseline-tree /path/to/checkout/of/101b55e --repeats 5
+
+A benchmark, not a test: it prints the figures and exits 0.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -31,6 +38,7 @@ from corpus import corpus_dir, python_files
 
 RUFF = "ruff check --select F,E,W"
 XENTGUARD = "xentguard check"
+GROWTH_BUDGET = 1.20  # issue 9: the ratio may grow by at most 20% over the reach work
 
 
 def ruff_binary() -> str:
@@ -52,31 +60,41 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="workers for both tools")
     parser.add_argument("--xentguard-tree", type=Path, default=REPO_ROOT,
                         help="checkout whose xentguard package is timed (default: this one)")
+    parser.add_argument("--baseline-tree", type=Path,
+                        help="a second checkout timed in the same run: the ratio's growth from it is printed")
     args = parser.parse_args(argv)
 
     root = (args.corpus or corpus_dir()).resolve()
-    tree = args.xentguard_tree.resolve()
-    env = tree_env(tree)
-    package = imported_from(tree, env)
     jobs = str(args.jobs)
-    xentguard = [sys.executable, "-m", "xentguard", "check", "--isolated", "--exit-zero", "-q", "--jobs", jobs,
-                 str(root)]
     ruff = [ruff_binary(), "check", "--isolated", "--no-cache", "--select", "F,E,W", "--exit-zero", "--quiet",
             str(root)]
     ruff_env = {"RAYON_NUM_THREADS": jobs}
     count = len(python_files(root))
-    print(f"{count} Python files under {root}; {jobs} worker(s); xentguard from {package} ({commit_of(tree)})",
-          file=sys.stderr)
-    time_command(xentguard, env=env, cwd=tree)  # warm the file cache and the bytecode
+    timed = {XENTGUARD: args.xentguard_tree.resolve()}
+    if args.baseline_tree is not None:
+        timed[f"{XENTGUARD} ({commit_of(args.baseline_tree.resolve())})"] = args.baseline_tree.resolve()
+    configs: dict[str, Callable[[], float]] = {RUFF: functools.partial(time_command, ruff, env=ruff_env)}
+    for name, tree in timed.items():
+        env = tree_env(tree)
+        package = imported_from(tree, env)
+        print(f"{count} Python files under {root}; {jobs} worker(s); {name}: xentguard from {package} "
+              f"({commit_of(tree)})", file=sys.stderr)
+        xentguard = [sys.executable, "-m", "xentguard", "check", "--isolated", "--exit-zero", "-q", "--jobs", jobs,
+                     str(root)]
+        time_command(xentguard, env=env, cwd=tree)  # warm the file cache and the bytecode
+        configs[name] = functools.partial(time_command, xentguard, env=env, cwd=tree)
     time_command(ruff, env=ruff_env)
-    results = alternate(
-        {RUFF: lambda: time_command(ruff, env=ruff_env), XENTGUARD: lambda: time_command(xentguard, env=env, cwd=tree)},
-        args.repeats,
-    )
+    results = alternate(configs, args.repeats)
     print(report(results, baseline=RUFF))
-    ratio = median(results[XENTGUARD]) / median(results[RUFF])
-    print(f"xentguard / ruff: {ratio:.2f}x (median of {args.repeats}; ruff {median(results[RUFF]):.2f} s, "
+    ratios = {name: median(results[name]) / median(results[RUFF]) for name in timed}
+    print(f"xentguard / ruff: {ratios[XENTGUARD]:.2f}x (median of {args.repeats}; ruff {median(results[RUFF]):.2f} s, "
           f"xentguard {median(results[XENTGUARD]):.2f} s, {count} files)")
+    for name, ratio in ratios.items():
+        if name != XENTGUARD:
+            growth = ratios[XENTGUARD] / ratio
+            verdict = "within" if growth <= GROWTH_BUDGET else "OVER"
+            print(f"{name} / ruff: {ratio:.2f}x; growth {growth:.2f}x ({verdict} the budget of {GROWTH_BUDGET:.2f}x, "
+                  f"same run)")
     return 0
 
 
