@@ -221,3 +221,36 @@ def test_a_loss_is_followed_through_named_and_star_re_exports(tmp_path: Path) ->
     assert not relevant("from named import pad, tidy, nn\n")
     # A star import from a module spelling a loss may bind any name.
     assert relevant("from starred import tidy\n")
+
+
+def test_a_project_package_whose_name_starts_with_torch_is_the_projects(tmp_path: Path) -> None:
+    # ``import torchkit.heads`` in a project whose namespace package (no __init__.py) is
+    # torchkit: the project's module, not torch's (only ``torch`` and ``torch.*`` are).
+    (tmp_path / "setup.cfg").write_text("")
+    package = tmp_path / "torchkit"
+    package.mkdir()
+    (package / "heads.py").write_text(textwrap.dedent(
+        """
+        from torch import nn
+
+        class Scorer(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.out = nn.Sequential(nn.Linear(8, 3), nn.Softmax(dim=1))
+
+            def forward(self, x):
+                return self.out(x)
+        """))
+    script = tmp_path / "train.py"
+    script.write_text(textwrap.dedent(
+        """
+        import torch.nn.functional as F
+        import torchkit.heads
+
+        def step(x, y):
+            return F.cross_entropy(torchkit.heads.Scorer()(x), y)
+        """))
+    forget_projects()
+    found = [(f.line, f.code) for f in analyze_source(script.read_text(), str(script), project_root=str(tmp_path))]
+    forget_projects()
+    assert found == [(6, "XG101")]

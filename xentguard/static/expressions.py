@@ -205,7 +205,7 @@ class Expressions:
         if isinstance(base, Super):
             return self.super_attribute(base, attr, frame)
         if isinstance(base, Ref):
-            if self.resolve_import is not None and not base.qualname.startswith("torch"):
+            if self.resolve_import is not None and not api.is_torch(base.qualname):
                 # `import pkg.models` binds `pkg`; `pkg.models` may be a project module.
                 module = self.resolve_import(frame.file, f"{base.qualname}.{attr}", 0)
                 if module is not None:
