@@ -254,3 +254,17 @@ def test_a_project_package_whose_name_starts_with_torch_is_the_projects(tmp_path
     found = [(f.line, f.code) for f in analyze_source(script.read_text(), str(script), project_root=str(tmp_path))]
     forget_projects()
     assert found == [(6, "XG101")]
+
+
+def test_the_project_reads_the_files_the_cli_checks(tmp_path: Path) -> None:
+    # One list of directories without project code: a module kept in a cache, an
+    # environment or a checkpoint folder is neither checked nor imported from.
+    from xentguard.cli.files import walk
+    from xentguard.static.project import Project
+
+    for folder in ("pkg", ".eggs", ".ipynb_checkpoints", "dist-packages", ".ci-venv", "__pypackages__"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "mod.py").write_text("x = 1\n")
+    read = {os.path.relpath(path, tmp_path) for path in Project(str(tmp_path))._project_texts()}
+    checked = {os.path.relpath(path, tmp_path) for path in walk(str(tmp_path), (), str(tmp_path))}
+    assert read == checked == {os.path.join("pkg", "mod.py")}

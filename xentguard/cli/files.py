@@ -6,14 +6,9 @@ import fnmatch
 import os
 from collections.abc import Iterator, Sequence
 
+from xentguard.static.project import SKIP_DIRS
+
 SUFFIXES = (".py", ".ipynb")
-SKIP_DIRS = frozenset(
-    {
-        ".git", ".hg", ".svn", ".bzr", "__pycache__", ".venv", "venv", ".tox", ".nox",
-        "build", "dist", "node_modules", ".mypy_cache", ".ruff_cache", ".pytest_cache",
-        ".eggs", ".ipynb_checkpoints", "__pypackages__", "site-packages",
-    }
-)
 
 
 def display_path(path: str) -> str:

@@ -30,8 +30,13 @@ from xentguard.static.text_facts import TextFacts
 from xentguard.static.torch_api import is_torch
 
 _MARKERS = ("pyproject.toml", "setup.cfg", "setup.py", ".git")
-_SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__", ".tox", ".nox", ".venv", "venv", "node_modules", "build", "dist",
-              ".mypy_cache", ".ruff_cache", ".pytest_cache", ".ci-venv", "site-packages", "dist-packages"}
+# Directories that hold no project code: version control, caches, environments, builds
+# (also what ``xentguard check`` skips when it looks for files).
+SKIP_DIRS = frozenset({
+    ".git", ".hg", ".svn", ".bzr", "__pycache__", ".venv", "venv", ".ci-venv", ".tox", ".nox", "build", "dist",
+    "node_modules", ".mypy_cache", ".ruff_cache", ".pytest_cache", ".eggs", ".ipynb_checkpoints", "__pypackages__",
+    "site-packages", "dist-packages",
+})
 _MAX_PROJECT_FILES = 20_000
 
 
@@ -471,7 +476,7 @@ class Project:
             self._texts = {}
             count = 0
             for directory, subdirs, files in os.walk(self.root):
-                subdirs[:] = [d for d in subdirs if d not in _SKIP_DIRS and not d.endswith(".egg-info")]
+                subdirs[:] = [d for d in subdirs if d not in SKIP_DIRS and not d.endswith(".egg-info")]
                 for name in files:
                     if not name.endswith(".py"):
                         continue
@@ -642,5 +647,5 @@ def forget_projects() -> None:
     release_frozen()
 
 
-__all__ = ["ModuleValue", "Project", "find_root", "forget_projects", "listen_to_importer_walks", "project_for",
-           "receivers", "walked_files"]
+__all__ = ["SKIP_DIRS", "ModuleValue", "Project", "find_root", "forget_projects", "listen_to_importer_walks",
+           "project_for", "receivers", "walked_files"]
