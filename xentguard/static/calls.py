@@ -118,11 +118,11 @@ class Calls:
         kind = api.PRODUCER_METHODS.get(method)
         if kind is not None:
             return Tensor(kind, self.checks.origin(f"Tensor.{method}", node.func, frame.file))
-        if method == "log":
+        if method in api.LOG_METHODS:
             return self.checks.log_of(receiver, node, frame.file, node.func.value, frame.scope)  # type: ignore[attr-defined]
-        if method == "exp":
+        if method in api.EXP_METHODS:
             return self.checks.exp_of(receiver, node, node.func.value, frame.file)  # type: ignore[attr-defined]
-        if method in ("sum", "nansum") and isinstance(receiver, ExpOf) and not receiver.summed:
+        if method in api.SUM_METHODS and isinstance(receiver, ExpOf) and not receiver.summed:
             return ExpOf(receiver.arg_key, receiver.origin, receiver.unstable, summed=True)
         if method in api.FRESH_BUFFER_METHODS or (isinstance(receiver, Fresh) and method in api.BUFFER_MOVES):
             return FRESH

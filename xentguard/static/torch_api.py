@@ -118,6 +118,11 @@ SCATTER_SUMS: dict[str, int] = {"scatter_add": 2, "scatter_add_": 2, "index_add"
 
 LOG_FUNCTIONS = frozenset({"torch.log"})
 EXP_FUNCTIONS = frozenset({"torch.exp"})
+# The tensor methods of the same: ``p.log()``, ``x.exp()``, and the sums that make a
+# hand-written softmax's denominator (``e.sum(dim=1)``).
+LOG_METHODS = frozenset({"log"})
+EXP_METHODS = frozenset({"exp"})
+SUM_METHODS = frozenset({"sum", "nansum"})
 SUM_FUNCTIONS = frozenset({"torch.sum"})
 
 class Keeps(Enum):
