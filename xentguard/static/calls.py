@@ -76,6 +76,12 @@ class Calls:
             callee = self.attribute(receiver, func.attr, frame, func)
         elif isinstance(func, ast.Name) and func.id == "super" and frame.scope.lookup("super") is None:
             return self.super_of(frame)
+        elif isinstance(func, ast.Name) and func.id in api.SEQUENCE_BUILTINS and frame.scope.lookup(func.id) is None:
+            # ``for t, out in enumerate(outputs)``: the items of a known list, as the builtin yields them.
+            items = tuple(self.ev(a, frame) for a in node.args)
+            for k in node.keywords:
+                self.ev(k.value, frame)
+            return _sequence_builtin(func.id, items) if not node.keywords else UNKNOWN
         else:
             callee = self.ev(func, frame)
         args = tuple(self.ev(a, frame) for a in node.args)
@@ -385,6 +391,32 @@ class Calls:
         return value
 
 
+def _sequence_builtin(name: str, args: tuple[Value, ...]) -> Value:
+    """What ``enumerate``, ``zip``, ``reversed``, ``list`` or ``tuple`` of known lists holds
+    (see torch_api.SEQUENCE_BUILTINS); anything else is unknown. ``zip`` of a known list
+    and others: the others' items are unknown (zip stops at the shortest: each row it
+    yields is one of these)."""
+    how = api.SEQUENCE_BUILTINS[name]
+    known = [isinstance(a, Mapping) and a.sequence for a in args]
+    if not args or not (all(known) or (how == "zip" and any(known))):
+        return UNKNOWN
+    lists = [a.values() for a, is_list in zip(args, known) if is_list and isinstance(a, Mapping)]
+    if how == "enumerate" and len(lists) == 1:
+        values: list[Value] = [TupleOf((UNKNOWN, v)) for v in lists[0]]
+    elif how == "zip":
+        length = min(len(items) for items in lists)
+        columns = [a.values() if is_list and isinstance(a, Mapping) else [UNKNOWN] * length
+                   for a, is_list in zip(args, known)]
+        values = [TupleOf(tuple(column[row] for column in columns)) for row in range(length)]
+    elif how == "reversed" and len(lists) == 1:
+        values = lists[0][::-1]
+    elif how == "same" and len(lists) == 1:
+        values = lists[0]
+    else:
+        return UNKNOWN
+    return Mapping(tuple(enumerate(values)), sequence=True)
+
+
 def _overwrites(receiver: Value, func: ast.Attribute) -> bool:
     """An in-place tensor method that writes values (``fill_``, ``scatter_``, ``copy_``),
     not one that only reshapes in place (``squeeze_``, ``t_``)."""
@@ -437,7 +469,21 @@ def _kept(tensor: Tensor, operation: str, node: ast.Call, dim_offset: int) -> Va
         return tensor
     if keeps is api.Keeps.BATCH_MEAN:
         return UNKNOWN
+    if keeps is api.Keeps.CLAMPED:
+        return tensor.clamped(operation not in api.UPPER_CLAMPS and _positive_lower_bound(node, dim_offset))
     return tensor if keeps is api.Keeps.CLASS_DIM else tensor.part()
+
+
+def _positive_lower_bound(node: ast.Call, offset: int) -> bool:
+    """A clamp's lower bound (``min=`` or the first argument after the tensor) is there and
+    is not a literal 0 or below: a name (``eps``) is taken for the small positive it is."""
+    bound = next((k.value for k in node.keywords if k.arg == "min"), None)
+    if bound is None and len(node.args) > offset:
+        bound = node.args[offset]
+    if bound is None or (isinstance(bound, ast.Constant) and bound.value is None):
+        return False
+    value = literal(bound)
+    return not (isinstance(value, (int, float)) and value <= 0)
 
 
 def _joined(node: ast.Call, pieces: Value, kwargs: tuple[tuple[str, Value], ...]) -> Value:

@@ -220,6 +220,10 @@ class Checks:
 
     def log_of(self, value: Value, node: ast.Call, file: SourceFile, inline_arg: ast.expr, scope: Scope) -> Value:
         """XG105 (log of softmax), XG112 (log of sigmoid), XG108 (log of a sum of exp)."""
+        if isinstance(value, Tensor) and value.bounded and value.kind in (Kind.SIGMOID, Kind.PROBS):
+            # ``torch.log(p.clamp(min=eps))``: the guard against -inf, nothing to report.
+            kind = Kind.LOGGED if value.kind is Kind.SIGMOID else Kind.LOG_PROBS
+            return value.with_kind_of(kind, value.origin.through(file.short(node.func), file.path, *file.start(node)))
         if isinstance(value, Tensor) and value.kind is Kind.SIGMOID:
             fix = fixes.log_of_sigmoid(node, inline_arg, value, file, scope) if value.whole else None
             self.report("XG112", node, file, _steps(value.origin), fix, source=self.describe(value.origin, file))

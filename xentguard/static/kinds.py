@@ -94,19 +94,25 @@ class Tensor(Value):
     # probabilities is still probabilities elementwise, but no longer a loss input).
     whole: bool = True
     entry: Entry | None = None
+    # Clamped away from 0 (``p.clamp(min=eps)``): its log cannot underflow to -inf.
+    bounded: bool = False
 
     def entered(self, entry: Entry) -> Tensor:
         """This tensor passed as an argument: the outermost caller's argument is kept."""
         if self.entry is not None:
             return self
-        return Tensor(self.kind, self.origin, self.whole, entry)
+        return Tensor(self.kind, self.origin, self.whole, entry, self.bounded)
 
     def with_kind_of(self, kind: Kind, origin: Origin) -> Tensor:
         return Tensor(kind, origin, self.whole, self.entry)
 
     def part(self) -> Tensor:
         """An elementwise part of this tensor (``gather``, ``narrow`` along the classes)."""
-        return Tensor(self.kind, self.origin, False, self.entry)
+        return Tensor(self.kind, self.origin, False, self.entry, self.bounded)
+
+    def clamped(self, bounded: bool) -> Tensor:
+        """This tensor clamped (its kind kept); ``bounded``: from below, by more than 0."""
+        return Tensor(self.kind, self.origin, self.whole, self.entry, self.bounded or bounded)
 
 
 @dataclass(frozen=True)
@@ -371,7 +377,16 @@ def join(a: Value, b: Value) -> Value:
     if isinstance(a, Tensor) and isinstance(b, Tensor):
         if a.kind is not b.kind:
             return UNKNOWN
-        return a if (a.whole == b.whole or not a.whole) else a.part()  # whole only if whole on both paths
+        joined = a if (a.whole == b.whole or not a.whole) else a.part()  # whole only if whole on both paths
+        # Bounded only if bounded on both paths.
+        return joined if joined.bounded == b.bounded or not joined.bounded else Tensor(
+            joined.kind, joined.origin, joined.whole, joined.entry)
+    if isinstance(a, Mapping) and isinstance(b, Mapping) and a.sequence and b.sequence:
+        # A list grown by appends on one path (a loop's body: ``outputs.append(step)``) is
+        # the longer list: the shorter one's items are its first ones.
+        shorter, longer = (a, b) if len(a.items) <= len(b.items) else (b, a)
+        if longer.items[:len(shorter.items)] == shorter.items:
+            return longer
     if isinstance(a, TupleOf) and isinstance(b, TupleOf) and len(a.items) == len(b.items):
         return TupleOf(tuple(join(x, y) for x, y in zip(a.items, b.items)))
     if isinstance(a, LossFn) and isinstance(b, LossFn) and a.loss == b.loss and a.bound_args == b.bound_args:

@@ -110,6 +110,10 @@ PARTIAL = frozenset({"functools.partial"})
 # New buffers, filled later (a hand-written softmax writes exp values into one).
 FRESH_BUFFERS = frozenset({"torch.zeros", "torch.empty", "torch.zeros_like", "torch.empty_like"})
 FRESH_BUFFER_METHODS = frozenset({"new_zeros", "new_empty"})
+# Python builtins over lists whose items the analysis follows (unless the name is
+# rebound): ``for t, out in enumerate(outputs)``. What each yields of its arguments' items.
+SEQUENCE_BUILTINS: dict[str, str] = {"enumerate": "enumerate", "zip": "zip", "reversed": "reversed",
+                                     "list": "same", "tuple": "same"}
 # Methods that move a new buffer (to a device, a dtype) without writing into it.
 BUFFER_MOVES = frozenset({"to", "type", "type_as", "cuda", "cpu", "float", "double", "half", "bfloat16", "detach",
                           "requires_grad_", "pin_memory"})
@@ -141,6 +145,9 @@ class Keeps(Enum):
     # Reductions: the mean of probability rows over the batch is a distribution; over any
     # other dim it is no kind at all.
     BATCH_MEAN = "batch-mean"
+    # Clamps: the kind and the class dim; a lower bound above 0 also keeps a log of the
+    # values finite (``torch.log(p.clamp(min=1e-8))`` is not XG105).
+    CLAMPED = "clamped"
 
 
 # Tensor methods (``x.view(...)``) and what they keep of the receiver's kind. In-place
@@ -158,6 +165,8 @@ TENSOR_METHODS: dict[str, Keeps] = {
     ),
     **dict.fromkeys(("gather", "take_along_dim", "select", "narrow", "index_select", "masked_select", "take"),
                     Keeps.ELEMENTWISE),
+    **dict.fromkeys(("clamp", "clamp_", "clip", "clip_", "clamp_min", "clamp_min_", "clamp_max", "clamp_max_"),
+                    Keeps.CLAMPED),
     "mean": Keeps.BATCH_MEAN,
 }
 # torch functions ``torch.f(x, ...)`` and what they keep of their first argument's kind.
@@ -172,8 +181,11 @@ TENSOR_FUNCTIONS: dict[str, Keeps] = {
     ),
     **dict.fromkeys(("torch.gather", "torch.take_along_dim", "torch.select", "torch.narrow", "torch.index_select",
                      "torch.masked_select", "torch.take"), Keeps.ELEMENTWISE),
+    **dict.fromkeys(("torch.clamp", "torch.clip", "torch.clamp_min", "torch.clamp_max"), Keeps.CLAMPED),
     "torch.mean": Keeps.BATCH_MEAN,
 }
+# The clamps that take no lower bound.
+UPPER_CLAMPS = frozenset({"clamp_max", "clamp_max_", "torch.clamp_max"})
 # Operations that keep the class dim when they act on the batch dim (a literal 0 as
 # their dim argument), elementwise otherwise: (dim's position, dim's keyword).
 BATCH_DIM_OPERATIONS: dict[str, tuple[int, str]] = {
