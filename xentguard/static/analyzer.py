@@ -348,12 +348,15 @@ class Analyzer(Expressions, Calls):
         train_path = training_branch(stmt.test)
         setting = setting_test(stmt.test, frame) if train_path is None else None
         fact = setting[0] if setting is not None else None
-        body, orelse = frame.scope.fork(), frame.scope.fork()
-        body_frame = subframe(frame, body, frame.eval_only or train_path == "orelse", fact)
-        else_frame = subframe(frame, orelse, frame.eval_only or train_path == "body",
-                              negated(fact) if fact is not None else None)
+        saved = frame.scope.branch()
+        body_frame = subframe(frame, frame.scope, frame.eval_only or train_path == "orelse", fact)
         body_done = self.walk_body(stmt.body, body_frame)
+        body = frame.scope.end_branch(saved)
+        saved = frame.scope.branch()
+        else_frame = subframe(frame, frame.scope, frame.eval_only or train_path == "body",
+                              negated(fact) if fact is not None else None)
         else_done = self.walk_body(stmt.orelse, else_frame)
+        orelse = frame.scope.end_branch(saved)
         frame.returns.extend(body_frame.returns)
         frame.returns.extend(else_frame.returns)
         if train_path is not None:
@@ -378,13 +381,14 @@ class Analyzer(Expressions, Calls):
 
     def walk_loop(self, stmt: ast.For | ast.AsyncFor | ast.While, frame: Frame) -> None:
         items = self.ev(stmt.test if isinstance(stmt, ast.While) else stmt.iter, frame)
-        body = frame.scope.fork()
-        body_frame = subframe(frame, body, frame.eval_only)
+        saved = frame.scope.branch()
+        body_frame = subframe(frame, frame.scope, frame.eval_only)
         if not isinstance(stmt, ast.While):
             # Each element of a known list (``for layer in self.layers``): one of its items.
             element = join_all(items.values()) if isinstance(items, Mapping) and items.sequence else UNKNOWN
             self.assign(stmt.target, element, body_frame, None, stmt)
         self.walk_body(stmt.body, body_frame)
+        body = frame.scope.end_branch(saved)
         frame.returns.extend(body_frame.returns)
         frame.scope.merge([frame.scope.fork(), body])
         if stmt.orelse:
@@ -394,13 +398,15 @@ class Analyzer(Expressions, Calls):
         body_done = self.walk_body(getattr(stmt, "body", []), frame)
         live = [] if body_done else [frame.scope.fork()]
         for handler in getattr(stmt, "handlers", []):
-            scope = frame.scope.fork()
-            sub = subframe(frame, scope, frame.eval_only)
+            saved = frame.scope.branch()
+            sub = subframe(frame, frame.scope, frame.eval_only)
             if handler.type is not None:
                 self.ev(handler.type, sub)
             if handler.name:
-                scope.bind(handler.name, Binding(UNKNOWN))
-            if not self.walk_body(handler.body, sub):
+                frame.scope.bind(handler.name, Binding(UNKNOWN))
+            handled = self.walk_body(handler.body, sub)
+            scope = frame.scope.end_branch(saved)
+            if not handled:
                 live.append(scope)
             frame.returns.extend(sub.returns)
         if not body_done:
@@ -414,15 +420,17 @@ class Analyzer(Expressions, Calls):
         self.ev(stmt.subject, frame)  # type: ignore[attr-defined]
         live = [frame.scope.fork()]
         for case in stmt.cases:  # type: ignore[attr-defined]
-            scope = frame.scope.fork()
-            sub = subframe(frame, scope, frame.eval_only)
+            saved = frame.scope.branch()
+            sub = subframe(frame, frame.scope, frame.eval_only)
             for node in walk(case.pattern):
                 name = getattr(node, "name", None) or getattr(node, "rest", None)
                 if isinstance(name, str):
-                    scope.bind(name, Binding(UNKNOWN))
+                    frame.scope.bind(name, Binding(UNKNOWN))
             if case.guard is not None:
                 self.ev(case.guard, sub)
-            if not self.walk_body(case.body, sub):
+            matched = self.walk_body(case.body, sub)
+            scope = frame.scope.end_branch(saved)
+            if not matched:
                 live.append(scope)
             frame.returns.extend(sub.returns)
         frame.scope.merge(live)

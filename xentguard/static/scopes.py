@@ -60,6 +60,21 @@ class Scope:
     def fork(self) -> Scope:
         return Scope(self.parent, self.local_names, dict(self.bindings))
 
+    def branch(self) -> dict[str, Binding]:
+        """Walk a branch in this very scope (see end_branch): what a function called in it,
+        or defined in it, reads of this scope is what the branch has bound so far, as in
+        Python (``if __name__ == "__main__": model = Net(); train()``). Returns the
+        bindings to come back to."""
+        saved = self.bindings
+        self.bindings = dict(saved)
+        return saved
+
+    def end_branch(self, saved: dict[str, Binding]) -> Scope:
+        """The scope the branch ended with (a copy to merge), and this one back at ``saved``."""
+        ended = Scope(self.parent, self.local_names, self.bindings)
+        self.bindings = saved
+        return ended
+
     def merge(self, others: list[Scope], choose: Callable[[list[Value]], Value] | None = None) -> None:
         """Make this scope the join of ``others`` (branches that did not terminate).
 
