@@ -268,3 +268,29 @@ def test_the_project_reads_the_files_the_cli_checks(tmp_path: Path) -> None:
     read = {os.path.relpath(path, tmp_path) for path in Project(str(tmp_path))._project_texts()}
     checked = {os.path.relpath(path, tmp_path) for path in walk(str(tmp_path), (), str(tmp_path))}
     assert read == checked == {os.path.join("pkg", "mod.py")}
+
+
+def test_a_function_handing_its_parameters_on_to_a_receiver_is_one() -> None:
+    found = _receivers_of(
+        """
+        def step(model, batch, loss):
+            return loss(model(batch[0]), batch[1])
+
+        def epoch(model, loader, loss):
+            return [step(model, batch, loss) for batch in loader]
+
+        def epochs(model, loader, loss, n):
+            return [epoch(model, loader, loss) for _ in range(n)]
+
+        class Runner:
+            def fit(self, model, loader, loss):
+                return epochs(model, loader, loss, 3)
+
+        def unrelated(loader):
+            return step(None, loader, print)
+
+        def counts(model, loader):
+            return len(loader)
+        """
+    )
+    assert found == {name: frozenset() for name in ("step", "epoch", "epochs", "Runner")}

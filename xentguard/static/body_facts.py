@@ -62,6 +62,8 @@ class BodyFacts:
     calls_on_first: frozenset[str] = frozenset()
     stored_from_parameters: frozenset[str] = frozenset()
     stored_otherwise: frozenset[str] = frozenset()
+    # Names called with one of the parameters as an argument (``step(model, batch, loss)``).
+    passes_parameters_to: frozenset[str] = frozenset()
 
     def reachable_names(self) -> frozenset[str]:
         """What the function mentions, with ``.__init__`` and ``super().m`` taken as any
@@ -116,6 +118,7 @@ def _compute(function: FunctionNode) -> BodyFacts:
     calls_on_first: set[str] = set()
     from_parameters: set[str] = set()
     otherwise: set[str] = set()
+    passes_to: set[str] = set()
 
     # Nodes of this function's own scope first, then those of nested scopes (lambdas,
     # nested functions and classes: they bind nothing here). Children are pushed inline
@@ -160,8 +163,12 @@ def _compute(function: FunctionNode) -> BodyFacts:
                             assigns_attributes = True
                         elif func.attr == "forward":
                             func = func.value
-                    if isinstance(func, ast.Name) and func.id in callable_params:
-                        calls_parameters = True
+                    if isinstance(func, ast.Name):
+                        if func.id in callable_params:
+                            calls_parameters = True
+                        if any(type(a) is ast.Name and a.id in callable_params for a in node.args) or any(
+                                type(k.value) is ast.Name and k.value.id in callable_params for k in node.keywords):
+                            passes_to.add(func.id)
                     if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == first:
                         calls_on_first.add(func.attr)
                 elif kind is ast.Assign or kind is ast.AnnAssign:
@@ -220,7 +227,8 @@ def _compute(function: FunctionNode) -> BodyFacts:
     return BodyFacts(frozenset(names - declared_elsewhere), calls_parameters, assigns_attributes, makes_calls,
                      tested_parameters, parameters, frozenset(mentioned), frozenset(init_calls),
                      frozenset(super_methods), tuple(attribute_stores), frozenset(trainer_imports),
-                     frozenset(calls_on_first), frozenset(from_parameters), frozenset(otherwise))
+                     frozenset(calls_on_first), frozenset(from_parameters), frozenset(otherwise),
+                     frozenset(passes_to))
 
 
 def mentions(node: ast.AST) -> set[str]:

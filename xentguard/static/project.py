@@ -567,16 +567,35 @@ def receivers(tree: ast.Module) -> dict[str, frozenset[str]]:
     * a class whose methods call its own methods: ``SUBCLASSED`` (a subclass in another
       file may override them).
 
+    * a function or class whose functions hand a parameter on to one of those (an argument
+      of a call of it): ``run_epoch(model, loader, loss)`` calling ``step(model, batch,
+      loss)``, which calls ``loss``: no attribute.
+
     Facts of the tree only: renaming consistently changes nothing.
     """
     found: dict[str, frozenset[str]] = {}
+    functions_of: dict[str, list[ast.FunctionDef | ast.AsyncFunctionDef]] = {}
     for top in tree.body:
-        if isinstance(top, (ast.FunctionDef, ast.AsyncFunctionDef)) and body_facts(top).calls_parameters:
-            found[top.name] = frozenset()
+        if isinstance(top, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            functions_of[top.name] = [top]
+            if body_facts(top).calls_parameters:
+                found[top.name] = frozenset()
         elif isinstance(top, ast.ClassDef):
+            functions_of[top.name] = [m for m in top.body if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef))]
             needs = _attributes_set_elsewhere(top)
             if needs is not None:
                 found[top.name] = needs
+    # Handing on, to any depth: what a caller passes reaches a receiver through them.
+    receiving = {name for name, needs in found.items() if not needs}
+    changed = True
+    while changed:
+        changed = False
+        for name, functions in functions_of.items():
+            if name not in receiving and any(not body_facts(f).passes_parameters_to.isdisjoint(receiving)
+                                             for f in functions):
+                receiving.add(name)
+                found[name] = frozenset()
+                changed = True
     return found
 
 
