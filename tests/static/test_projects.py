@@ -287,7 +287,7 @@ def test_a_function_handing_its_parameters_on_to_a_receiver_is_one() -> None:
                 return epochs(model, loader, loss, 3)
 
         def unrelated(loader):
-            return step(None, loader, print)
+            return step(None, [len(loader), 0], print)
 
         def counts(model, loader):
             return len(loader)
