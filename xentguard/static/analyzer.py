@@ -484,12 +484,11 @@ class Analyzer(Expressions, Calls):
                 for index, elt in enumerate(elts):
                     self.assign(elt, map_cases(value, _item_getter(index, len(elts))), frame, None, stmt)
                 return
-            if (
-                isinstance(value, TupleOf)
-                and len(value.items) == len(elts)
-                and not any(isinstance(e, ast.Starred) for e in elts)
-            ):
-                for elt, item in zip(elts, value.items):
+            # ``a, b = pair``, and ``seg, det = self.losses`` of a known list or ModuleList.
+            items = value.items if isinstance(value, TupleOf) else tuple(value.values()) if isinstance(
+                value, Mapping) and value.sequence else None
+            if items is not None and len(items) == len(elts) and not any(isinstance(e, ast.Starred) for e in elts):
+                for elt, item in zip(elts, items):
                     self.assign(elt, item, frame, None, stmt)
             else:
                 for elt in elts:
