@@ -294,3 +294,25 @@ def test_a_function_handing_its_parameters_on_to_a_receiver_is_one() -> None:
         """
     )
     assert found == {name: frozenset() for name in ("step", "epoch", "epochs", "Runner")}
+
+
+def test_a_class_whose_method_calls_a_parameter_is_a_receiver() -> None:
+    # Reduced from jamesli1618/Obj-GAN box_generation/seq2seq/trainer/supervised_trainer.py:
+    # the trainer's method calls the decoder it is given; the script passes it in.
+    found = _receivers_of(
+        """
+        class Runner:
+            def __init__(self, loss):
+                self.loss = loss
+
+            def batch(self, decoder, targets):
+                outputs = decoder(targets)
+                loss = self.loss
+                return loss.eval_batch(outputs, targets)
+
+        class Plain:
+            def forward(self, x):
+                return x * 2
+        """
+    )
+    assert found == {"Runner": frozenset()}

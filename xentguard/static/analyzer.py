@@ -463,7 +463,19 @@ class Analyzer(Expressions, Calls):
             name = node.args[0]
             if isinstance(name, ast.Constant) and isinstance(name.value, str):
                 owner.cls.record_assignment(name.value, item, outside=not _own_store(node.func, frame))
-        if changed is not None:
+        if changed is None:
+            return
+        holder = frame.scope.enclosing_binder(target.id) if isinstance(target, ast.Name) and (
+            frame.fn is not None) else None
+        if holder is not None and isinstance(target, ast.Name):
+            # A nested function filling its enclosing function's list: that list changes
+            # (a module's lists are not changed by the functions that fill them: the order
+            # functions are walked in would decide what they hold).
+            if isinstance(changed, Mapping):  # what it holds is the enclosing function's own
+                changed = Mapping(tuple((k, v.own() if isinstance(v, Tensor) else v) for k, v in changed.items),
+                                  changed.sequence)
+            holder.bind(target.id, Binding(changed))
+        else:
             self.assign(target, changed, frame, None, None)
 
     # --------------------------------------------------------------- binding
@@ -485,10 +497,11 @@ class Analyzer(Expressions, Calls):
                     self.assign(elt, map_cases(value, _item_getter(index, len(elts))), frame, None, stmt)
                 return
             # ``a, b = pair``, and ``seg, det = self.losses`` of a known list or ModuleList.
-            items = value.items if isinstance(value, TupleOf) else tuple(value.values()) if isinstance(
+            unpacked = value.items if isinstance(value, TupleOf) else tuple(value.values()) if isinstance(
                 value, Mapping) and value.sequence else None
-            if items is not None and len(items) == len(elts) and not any(isinstance(e, ast.Starred) for e in elts):
-                for elt, item in zip(elts, items):
+            if unpacked is not None and len(unpacked) == len(elts) and not any(
+                    isinstance(e, ast.Starred) for e in elts):
+                for elt, item in zip(elts, unpacked):
                     self.assign(elt, item, frame, None, stmt)
             else:
                 for elt in elts:

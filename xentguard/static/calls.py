@@ -433,7 +433,7 @@ def _left(result: Value, entries: set[Entry]) -> Value:
     """A callee's result as the caller sees it: a tensor that entered through this call's
     arguments and comes back out is the caller's own value again."""
     if entries and isinstance(result, Tensor) and result.entry in entries:
-        return Tensor(result.kind, result.origin, result.whole)
+        return result.own()
     return result
 
 

@@ -103,6 +103,10 @@ class Tensor(Value):
             return self
         return Tensor(self.kind, self.origin, self.whole, entry, self.bounded)
 
+    def own(self) -> Tensor:
+        """This tensor as the code holding it sees it: no caller's argument (see entered)."""
+        return Tensor(self.kind, self.origin, self.whole, None, self.bounded) if self.entry is not None else self
+
     def with_kind_of(self, kind: Kind, origin: Origin) -> Tensor:
         return Tensor(kind, origin, self.whole, self.entry)
 

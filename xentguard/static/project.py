@@ -559,7 +559,8 @@ def receivers(tree: ast.Module) -> dict[str, frozenset[str]]:
     """The module's functions and classes whose findings can depend on what other files
     give them, each with the attributes another file would have to set for that:
 
-    * a function that calls one of its parameters (``loss_fn(model(x), y)``): no attribute;
+    * a function, or a class with a method, that calls one of its parameters (``loss_fn(model(x),
+      y)``): no attribute;
     * a class whose methods call an attribute of ``self`` that the class sets from a
       parameter (a setter, a constructor argument): no attribute;
     * a class whose methods call an attribute of ``self`` that it never sets: those
@@ -581,8 +582,11 @@ def receivers(tree: ast.Module) -> dict[str, frozenset[str]]:
             if body_facts(top).calls_parameters:
                 found[top.name] = frozenset()
         elif isinstance(top, ast.ClassDef):
-            functions_of[top.name] = [m for m in top.body if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef))]
+            methods = [m for m in top.body if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef))]
+            functions_of[top.name] = methods
             needs = _attributes_set_elsewhere(top)
+            if any(body_facts(m).calls_parameters for m in methods):
+                needs = frozenset()  # ``trainer.fit(model, loss)`` calling ``loss(...)``
             if needs is not None:
                 found[top.name] = needs
     # Handing on, to any depth: what a caller passes reaches a receiver through them.

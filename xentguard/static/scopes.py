@@ -60,6 +60,19 @@ class Scope:
     def fork(self) -> Scope:
         return Scope(self.parent, self.local_names, dict(self.bindings))
 
+    def enclosing_binder(self, name: str) -> Scope | None:
+        """The enclosing function's scope that binds ``name``, a variable of its that this
+        scope's function uses (``outputs.append(step)`` in a nested ``record()``); None for
+        a module's name, or one this scope binds itself."""
+        if name in self.local_names:
+            return None
+        holder = self.parent
+        while holder is not None:
+            if name in holder.local_names:
+                return holder if name in holder.bindings else None
+            holder = holder.parent
+        return None
+
     def branch(self) -> dict[str, Binding]:
         """Walk a branch in this very scope (see end_branch): what a function called in it,
         or defined in it, reads of this scope is what the branch has bound so far, as in
