@@ -14,6 +14,12 @@ from tests.static.realworld import cases, expected, found
 KNOWN_MISSES = {
     "001_matching_attention_softmax": "probabilities mixed by bmm with a one-hot matrix: a matmul keeps no kind",
     "018_lanedet_exist_head_registry": "head classes built from a registry keyed by cls.__name__ strings",
+    "052_safeds_activation_name_modulelist": "the loss is one of two (CrossEntropyLoss or BCELoss: no claim), and the "
+                                             "activation name a constructor tests is joined over every call",
+    "053_unet3plus_sigmoid_model_by_type": "the loss is one of two (by n_classes: no claim), and one of the three "
+                                           "models a function-local setting picks returns logits",
+    "054_yolop_sigmoid_seg_list_multihead_loss": "the head outputs are a list filled under a test in a loop and "
+                                                 "then insert()ed into; a list argument's items carry no caller entry",
 }
 
 BUGS = cases("bugs")
@@ -23,8 +29,11 @@ CORRECT = cases("correct")
 def test_the_survey_is_large_enough() -> None:
     assert len(BUGS) >= 40 and len(CORRECT) >= 40
     for case in BUGS + CORRECT:
-        header = (case / next(p.name for p in sorted(case.iterdir()) if p.suffix == ".py" and "Reduced from"
-                              in p.read_text(encoding="utf-8"))) if case.is_dir() else case
+        # A folder's source is named by one of its files (the script, where the project has
+        # packages: 054's tools/train.py).
+        header = next((p for p in sorted(case.rglob("*.py")) if "Reduced from" in p.read_text(encoding="utf-8")),
+                      None) if case.is_dir() else case
+        assert header is not None, case.name
         assert header.read_text(encoding="utf-8").startswith("# Reduced from: "), case.name
 
 
