@@ -4,6 +4,7 @@ again; storing one it reads does, and the new value is seen."""
 
 from __future__ import annotations
 
+import ast
 import textwrap
 from collections import Counter
 
@@ -93,3 +94,53 @@ def test_uninformative_arguments_share_the_walk_without_arguments(monkeypatch: p
     # A parameter with a default binds something else when left out: its own walk.
     walked, _ = _walks(ENCODER.format(default="=None"), monkeypatch)
     assert walked["Encoder.forward"] == 2
+
+
+def test_lists_do_not_grow_without_bound() -> None:
+    # A list grown on one path joins as the longer one for a walk's own names, but not for
+    # what an attribute holds: there, each walk of a method appending to ``self.items``
+    # stored a longer list, which re-walked every reader (xentguard's own code never ended).
+    from xentguard.static.kinds import MAX_ITEMS, UNKNOWN, Mapping, join
+    from xentguard.static.scopes import ClassInfo
+
+    one, two = Mapping(((0, UNKNOWN),), sequence=True), Mapping(((0, UNKNOWN), (1, UNKNOWN)), sequence=True)
+    assert join(one, two) == two
+    assert join(one, two, grown_lists=False) == UNKNOWN
+    holder = ClassInfo(ast.parse("class Registry: pass").body[0], "Registry", None, ())  # type: ignore[arg-type]
+    holder.record_assignment("items", one)
+    holder.record_assignment("items", two)
+    assert holder.assigned_value("items") == UNKNOWN
+    long_list = Mapping(tuple((i, UNKNOWN) for i in range(MAX_ITEMS)), sequence=True)
+    assert long_list.appended(UNKNOWN) == UNKNOWN
+    assert long_list.extended(one) == UNKNOWN
+
+
+def test_a_method_appending_to_an_attribute_in_a_loop_ends() -> None:
+    source = textwrap.dedent(
+        """
+        import torch.nn.functional as F
+
+        class Registry:
+            def __init__(self):
+                self.items = []
+
+            def add(self, x):
+                self.items.append(x)
+                for item in self.items:
+                    self.last = item
+                return self.items
+
+            def first(self):
+                return self.items[0]
+
+        def fill(registry, xs):
+            for x in xs:
+                registry.add(F.softmax(x, dim=1))
+                registry.add(registry.first())
+            return F.cross_entropy(registry.first(), xs)
+
+        def run(xs):
+            return fill(Registry(), xs)
+        """
+    )
+    assert analyze_source(source, "registry.py", isolated=True) == []  # no claim on a list an attribute grows

@@ -159,6 +159,11 @@ class TupleOf(Value):
     items: tuple[Value, ...]
 
 
+# The most items a known list or dict holds (layers of a model, a decoder's steps as one
+# walk appends them); past it, the list is unknown.
+MAX_ITEMS = 64
+
+
 @dataclass(frozen=True)
 class Mapping(Value):
     """A dict or list whose keys are literals (losses kept in dicts, layers in lists,
@@ -170,12 +175,16 @@ class Mapping(Value):
     def values(self) -> list[Value]:
         return [v for _, v in self.items]
 
-    def appended(self, value: Value) -> Mapping:
+    def appended(self, value: Value) -> Value:
+        """This list with ``value`` at its end (unknown past MAX_ITEMS: no walk makes lists
+        grow without bound)."""
+        if len(self.items) >= MAX_ITEMS:
+            return UNKNOWN
         return Mapping((*self.items, (len(self.items), value)), sequence=True)
 
     def extended(self, other: Value) -> Value:
         """This list followed by ``other`` when it is a known list too, else unknown."""
-        if not (isinstance(other, Mapping) and other.sequence):
+        if not (isinstance(other, Mapping) and other.sequence) or len(self.items) + len(other.items) > MAX_ITEMS:
             return UNKNOWN
         return Mapping(tuple(enumerate(self.values() + other.values())), sequence=True)
 
@@ -360,13 +369,15 @@ class Binding:
 _OBJECTS = (Instance, ClassRef, FunctionRef, LossFn, Layer, Sequential)
 
 
-def join(a: Value, b: Value) -> Value:
+def join(a: Value, b: Value, grown_lists: bool = True) -> Value:
     """The value that holds on both paths.
 
     Equal values survive. Tensors of the same kind survive with the first origin, so a
     value that is softmax on both branches of an ``if`` is still reported; tensors of
     different kinds are unknown. ``None`` on one path does not erase the other (calling
-    a loss on None fails loudly). Different objects make a :class:`OneOf`.
+    a loss on None fails loudly). Different objects make a :class:`OneOf`. A list grown on
+    one path is the longer list, unless ``grown_lists`` is off (what an attribute holds,
+    which every walk of a method appending to it would grow again).
     """
     if a == b:
         return a
@@ -385,7 +396,7 @@ def join(a: Value, b: Value) -> Value:
         # Bounded only if bounded on both paths.
         return joined if joined.bounded == b.bounded or not joined.bounded else Tensor(
             joined.kind, joined.origin, joined.whole, joined.entry)
-    if isinstance(a, Mapping) and isinstance(b, Mapping) and a.sequence and b.sequence:
+    if isinstance(a, Mapping) and isinstance(b, Mapping) and a.sequence and b.sequence and grown_lists:
         # A list grown by appends on one path (a loop's body: ``outputs.append(step)``) is
         # the longer list: the shorter one's items are its first ones.
         shorter, longer = (a, b) if len(a.items) <= len(b.items) else (b, a)

@@ -191,7 +191,9 @@ class ClassInfo:
         """``outside``: stored by the class's user, a setter called with an argument, or a
         constructor walked with its arguments, not by a method's own body."""
         before = self.assigned.get(attr)
-        after = value if before is None else join(before, value)
+        # An attribute's lists are not grown by joins: every walk of a method appending to
+        # ``self.items`` would store a longer list, which walks the readers again.
+        after = value if before is None else join(before, value, grown_lists=False)
         if after == before:
             return  # what reads see is unchanged
         self.assigned[attr] = after
