@@ -45,8 +45,9 @@ from xentguard.static.walk import walk
 # The torch names where findings are made: losses (and library trainers, which call them),
 # log and exp. A definition that mentions one, or a hot name, is hot, and so are the
 # functions that mention it.
+# (Library trainers are hot by the names their imports bind: see _Collector.imports.)
 CONSUMING_WORDS = leaf_names(api.LOSS_FUNCTIONS, api.LOSS_CLASSES, api.LOG_FUNCTIONS, api.EXP_FUNCTIONS) | (
-    api.LOG_METHODS | api.EXP_METHODS)  # library trainers: the names their imports bind (see _Collector)
+    api.LOG_METHODS | api.EXP_METHODS)  # ``p.log()``, ``x.exp()``
 # Activations are findings where they are written (XG109) and make the kinds consuming
 # sinks see, but a definition that only produces probabilities (an attention block, a
 # model ending in softmax) causes no finding in its callers unless they consume it:
