@@ -467,16 +467,13 @@ class Analyzer(Expressions, Calls):
             return
         holder = frame.scope.enclosing_binder(target.id) if isinstance(target, ast.Name) and (
             frame.fn is not None) else None
-        if holder is not None and isinstance(target, ast.Name):
-            # A nested function filling its enclosing function's list: that list changes
-            # (a module's lists are not changed by the functions that fill them: the order
-            # functions are walked in would decide what they hold).
-            if isinstance(changed, Mapping):  # what it holds is the enclosing function's own
-                changed = Mapping(tuple((k, v.own() if isinstance(v, Tensor) else v) for k, v in changed.items),
-                                  changed.sequence)
-            holder.bind(target.id, Binding(changed))
-        else:
+        if holder is None or not isinstance(target, ast.Name):
             self.assign(target, changed, frame, None, None)
+            return
+        # A nested function filling its enclosing function's list: that list changes, and
+        # holds the enclosing function's own values (a module's lists are not changed by the
+        # functions that fill them: the order functions are walked in would decide).
+        holder.bind(target.id, Binding(changed.owned() if isinstance(changed, Mapping) else changed))
 
     # --------------------------------------------------------------- binding
     def assign(

@@ -170,8 +170,9 @@ class Calls:
             result = self.call_function(callee, node, args, kwargs, frame, discarded)
             if isinstance(result, Tensor):
                 fn = callee.fn
-                return Tensor(result.kind, result.origin.through(
-                    f"{fn.name}()", fn.file.path, *fn.file.start(fn.node)))
+                # Through this function, for the report; a part stays a part, a clamp clamped.
+                return Tensor(result.kind, result.origin.through(f"{fn.name}()", fn.file.path, *fn.file.start(fn.node)),
+                              result.whole, None, result.bounded)
             return result
         return UNKNOWN
 
@@ -387,7 +388,7 @@ class Calls:
                 layer, (Layer, Sequential, Instance)) else UNKNOWN
         if isinstance(value, Tensor):
             return Tensor(value.kind, value.origin.through(seq.origin.what, seq.origin.path, seq.origin.line,
-                                                           seq.origin.col))
+                                                           seq.origin.col), value.whole, None, value.bounded)
         return value
 
 

@@ -12,7 +12,7 @@ members (:func:`map_members`) and the results joined again.
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import TYPE_CHECKING, Callable
 
@@ -99,24 +99,23 @@ class Tensor(Value):
 
     def entered(self, entry: Entry) -> Tensor:
         """This tensor passed as an argument: the outermost caller's argument is kept."""
-        if self.entry is not None:
-            return self
-        return Tensor(self.kind, self.origin, self.whole, entry, self.bounded)
+        return self if self.entry is not None else replace(self, entry=entry)
 
     def own(self) -> Tensor:
         """This tensor as the code holding it sees it: no caller's argument (see entered)."""
-        return Tensor(self.kind, self.origin, self.whole, None, self.bounded) if self.entry is not None else self
+        return replace(self, entry=None) if self.entry is not None else self
 
     def with_kind_of(self, kind: Kind, origin: Origin) -> Tensor:
+        """Another kind made of this tensor (``log`` of probabilities): a new value, unbounded."""
         return Tensor(kind, origin, self.whole, self.entry)
 
     def part(self) -> Tensor:
         """An elementwise part of this tensor (``gather``, ``narrow`` along the classes)."""
-        return Tensor(self.kind, self.origin, False, self.entry, self.bounded)
+        return replace(self, whole=False) if self.whole else self
 
     def clamped(self, bounded: bool) -> Tensor:
         """This tensor clamped (its kind kept); ``bounded``: from below, by more than 0."""
-        return Tensor(self.kind, self.origin, self.whole, self.entry, self.bounded or bounded)
+        return replace(self, bounded=True) if bounded and not self.bounded else self
 
 
 @dataclass(frozen=True)
@@ -181,6 +180,10 @@ class Mapping(Value):
         if len(self.items) >= MAX_ITEMS:
             return UNKNOWN
         return Mapping((*self.items, (len(self.items), value)), sequence=True)
+
+    def owned(self) -> Mapping:
+        """This container with its tensors as the code holding it sees them (Tensor.own)."""
+        return Mapping(tuple((k, v.own() if isinstance(v, Tensor) else v) for k, v in self.items), self.sequence)
 
     def extended(self, other: Value) -> Value:
         """This list followed by ``other`` when it is a known list too, else unknown."""
@@ -392,10 +395,9 @@ def join(a: Value, b: Value, grown_lists: bool = True) -> Value:
     if isinstance(a, Tensor) and isinstance(b, Tensor):
         if a.kind is not b.kind:
             return UNKNOWN
-        joined = a if (a.whole == b.whole or not a.whole) else a.part()  # whole only if whole on both paths
-        # Bounded only if bounded on both paths.
-        return joined if joined.bounded == b.bounded or not joined.bounded else Tensor(
-            joined.kind, joined.origin, joined.whole, joined.entry)
+        # Whole, and bounded, only if so on both paths.
+        joined = a if b.whole else a.part()
+        return replace(joined, bounded=False) if joined.bounded and not b.bounded else joined
     if isinstance(a, Mapping) and isinstance(b, Mapping) and a.sequence and b.sequence and grown_lists:
         # A list grown by appends on one path (a loop's body: ``outputs.append(step)``) is
         # the longer list: the shorter one's items are its first ones.
