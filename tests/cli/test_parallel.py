@@ -121,3 +121,54 @@ def test_each_worker_takes_a_contiguous_range_and_then_half_of_the_largest_left(
     assert workers[2].sent[-1] == "/p/f2.py"
     pool._hand_out(workers[0], preferred, in_flight)  # type: ignore[arg-type]
     assert workers[0].sent[-1] == "/p/f1.py"  # its own range now ends where the taken half begins
+
+
+def walking_twice(path: str) -> tuple[str, int, float]:
+    """f0 walks f11..f19 (its importers); f10, checked at the same time by the other
+    worker, is then about to walk the same files: it is handed to the first worker."""
+    index = int(path.rsplit("f", 1)[1].removesuffix(".py"))
+    if index == 0:
+        _announce[-1]([f"/p/f{i}.py" for i in range(11, 20)])
+        time.sleep(0.3)
+    elif index == 10:
+        time.sleep(0.15)  # the parent has heard what the first worker walks
+        _announce[-1]([f"/p/f{i}.py" for i in range(11, 20)])
+    else:
+        time.sleep(0.05)  # the other worker is still busy when the first one asks for more
+    return path, os.getpid(), time.monotonic()
+
+
+def test_a_file_whose_importers_another_worker_walked_is_handed_to_it() -> None:
+    items = [f"/p/f{i}.py" for i in range(20)]
+    results = list(run_all(walking_twice, items, jobs=2, key=str, listen=listen, may_hand_back=lambda _: True))
+    assert [path for path, _, _ in results] == items  # each once, in order
+    walker = results[0][1]
+    assert results[10][1] == walker  # given up by the other worker, checked where f11..f19 were walked
+    assert any(pid != walker for _, pid, _ in results)
+
+
+def test_a_file_that_may_not_be_handed_back_is_checked_where_it_started() -> None:
+    items = [f"/p/f{i}.py" for i in range(20)]
+    results = list(run_all(walking_twice, items, jobs=2, key=str, listen=listen, may_hand_back=lambda _: False))
+    assert [path for path, _, _ in results] == items
+    assert results[10][1] != results[0][1]  # a fix may have written its file: never given up
+
+
+def test_handing_back_needs_most_of_the_walk_done_elsewhere_and_happens_once() -> None:
+    items = [f"/p/f{i}.py" for i in range(40)]
+    pool: _Pool[str, str] = _Pool(str, items, 2, key=str, walked=None)
+    first, second = FakeWorker(), FakeWorker()
+    preferred: dict = {first: [], second: []}
+    walked = [f"/p/f{i}.py" for i in range(20, 30)]
+    pool._claim(first, walked, preferred)  # type: ignore[arg-type]
+    # Half of the walk, or fewer than MIN_WALKED_ELSEWHERE files: cheaper to walk again.
+    assert pool._keeps(second, 5, walked + [f"/p/f{i}.py" for i in range(30, 40)], preferred)  # type: ignore[arg-type]
+    assert pool._keeps(second, 5, walked[:7], preferred)  # type: ignore[arg-type]
+    # Most of it, by the other worker: handed back, pending again, kept for that worker.
+    assert not pool._keeps(second, 5, walked[:9] + ["/p/f31.py"], preferred)  # type: ignore[arg-type]
+    assert 5 in pool.pending and preferred[first][-1] == 5 and pool.owner[5] is first
+    # Never twice: whoever gets it then walks what it must.
+    assert pool._keeps(second, 5, walked, preferred)  # type: ignore[arg-type]
+    # What the asking worker walked itself counts for it.
+    pool._claim(second, walked, preferred)  # type: ignore[arg-type]
+    assert pool._keeps(second, 6, walked, preferred)  # type: ignore[arg-type]

@@ -82,6 +82,12 @@ def walked_files() -> list[str]:
     return api.walked_files()
 
 
+def may_hand_back(job: Job) -> bool:
+    """Whether a worker may give the job up once it has started (see cli.parallel): a
+    check reports nothing before it ends; a fix may have written the file already."""
+    return job.mode == CHECK
+
+
 def listen_to_walks(listener: Callable[[list[str]], None]) -> None:
     """Have ``listener`` told the files this process is about to walk (see cli.parallel)."""
     api.listen_to_importer_walks(listener)

@@ -9,7 +9,17 @@ from collections.abc import Sequence
 
 from xentguard.cli import files as filesmod
 from xentguard.cli.args import UsageError
-from xentguard.cli.check import CHECK, DIFF, FIX, Job, check_job, job_path, listen_to_walks, walked_files
+from xentguard.cli.check import (
+    CHECK,
+    DIFF,
+    FIX,
+    Job,
+    check_job,
+    job_path,
+    listen_to_walks,
+    may_hand_back,
+    walked_files,
+)
 from xentguard.cli.config import Config, ConfigFinder, load_pyproject
 from xentguard.cli.output import format_json, format_statistics, format_text
 from xentguard.cli.parallel import run_all
@@ -109,7 +119,8 @@ def _write(ns: argparse.Namespace, report: str) -> None:
 def run_check(ns: argparse.Namespace) -> int:
     jobs, records = gather(ns)
     results: list[FileResult] = []
-    for result in run_all(check_job, jobs, ns.jobs, key=job_path, walked=walked_files, listen=listen_to_walks):
+    for result in run_all(check_job, jobs, ns.jobs, key=job_path, walked=walked_files, listen=listen_to_walks,
+                          may_hand_back=may_hand_back):
         results.append(result)
         if not ns.quiet:
             for note in result.notes:

@@ -82,6 +82,7 @@ class Project:
         self._imported_consumes: dict[tuple[str, str, int, str], bool] = {}  # see imported_name_consumes
         self._imports_by_name: dict[str, dict[str, list[tuple[int, str, int]]]] = {}  # see _importing
         self._receivers: dict[str, dict[str, frozenset[str]]] = {}
+        self._relevant_importers: dict[str, list[str]] = {}  # by stem: see relevant_importers
         self._directories: dict[str | tuple[str, str], str] = {}
         self._start_walking()
 
@@ -89,7 +90,7 @@ class Project:
         """Forget every walked module (the text of one changed), and what was read off texts."""
         for cache in (self._text_facts, self._imports_loss_cache, self._relevant, self._consuming,
                       self._directory_files, self._isfile_cache, self._public, self._imported_consumes,
-                      self._receivers, self._imports_by_name):
+                      self._receivers, self._imports_by_name, self._relevant_importers):
             cache.clear()
         self._start_walking()
         release_frozen()  # what was walked can now be collected
@@ -159,10 +160,10 @@ class Project:
         or its classes' methods use attributes a user may set (``model.criterion = ...``)."""
         if key in self._analysed_importers:
             return
-        self._analysed_importers.add(key)
         others = self.receiving_importers(key, file.tree)
         if others and _importers_listener is not None:
-            _importers_listener(others)
+            _importers_listener(others)  # may give this check up (cli.parallel.HandBack)
+        self._analysed_importers.add(key)
         for other in others:
             if self.analyse(other) is not None:  # maybe only imported so far
                 self.analyzer.drain(self._files[other].path)
@@ -196,10 +197,13 @@ class Project:
         """Project files whose import lines name this module and that can pass a kind, a
         loss or a model: they spell a trigger, or import (through any chain) a project
         module that spells a loss."""
-        path = Path(key)
-        stem = path.parent.name if path.stem == "__init__" else path.stem
-        importers = self._importer_index().get(stem, ())
-        return [other for other in importers if other != key and (self._triggers(other) or self._relevant_file(other))]
+        stem = _stem(key)
+        relevant = self._relevant_importers.get(stem)
+        if relevant is None:  # the same for every module of that stem: once
+            relevant = self._relevant_importers[stem] = [
+                other for other in self._importer_index().get(stem, ())
+                if self._triggers(other) or self._relevant_file(other)]
+        return [other for other in relevant if other != key]
 
     def _triggers(self, path: str) -> bool:
         return self.text_facts(path).triggers
@@ -491,6 +495,12 @@ class Project:
         return self._texts
 
 
+def _stem(path: str) -> str:
+    """The word an import line names a module by: its file's stem, a package's folder."""
+    folder, name = os.path.split(path)
+    return os.path.basename(folder) if name == "__init__.py" else name.removesuffix(".py")
+
+
 @functools.lru_cache(maxsize=65536)
 def _imported_words(statement: str) -> frozenset[str] | None:
     """The names a ``from m import a, b as c`` statement imports (``*`` included); None for
@@ -648,7 +658,8 @@ _importers_listener: Callable[[list[str]], None] | None = None
 
 def listen_to_importer_walks(listener: Callable[[list[str]], None] | None) -> None:
     """Have ``listener`` told the files (absolute paths) this process is about to walk as
-    a checked file's importers (a scheduler hands them to this process: see cli.parallel)."""
+    a checked file's importers (a scheduler hands them to this process: see cli.parallel).
+    What it raises ends the check in progress, before anything of it was reported."""
     global _importers_listener
     _importers_listener = listener
 
