@@ -85,6 +85,39 @@ def test_parallel_output_is_deterministic(project: Path) -> None:
     assert len(lines) == 30 and lines == sorted(lines)
 
 
+HUB = """import torch.nn.functional as F
+
+
+def run(loss_fn, scores, target):
+    return loss_fn(F.softmax(scores, dim=1), target)
+"""
+
+HUB_USER = """from a_hub import run as run_a
+from z_hub import run as run_z
+import torch.nn.functional as F
+
+
+def step(scores, target):
+    run_a(F.cross_entropy, scores, target)
+    run_z(F.nll_loss, scores, target)
+"""
+
+
+def test_findings_made_by_importer_walks_do_not_depend_on_the_worker(project: Path) -> None:
+    # Two modules whose findings come from walking the same 20 importers: checking the
+    # second one may be handed to the worker that walked them for the first (cli.parallel).
+    write(project / "a_hub.py", HUB)
+    write(project / "z_hub.py", HUB)
+    for i in range(20):
+        write(project / f"m{i:02d}.py", HUB_USER)
+    serial = run_cli("check", "--jobs", "1", ".", cwd=project)
+    for jobs in ("2", "3"):
+        parallel = run_cli("check", "--jobs", jobs, ".", cwd=project)
+        assert parallel.stdout == serial.stdout, jobs
+    found = {line.split(":")[0] + " " + line.split()[1] for line in serial.stdout.splitlines()}
+    assert found == {"a_hub.py XG101", "z_hub.py XG103"}, serial.stdout
+
+
 def test_check_does_not_import_torch(project: Path) -> None:
     write(project / "bad.py", BAD)
     code = (

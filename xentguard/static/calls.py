@@ -89,6 +89,11 @@ class Calls:
         for k in node.keywords:
             if k.arg is None:
                 self.ev(k.value, frame)
+        if isinstance(callee, (FunctionRef, ClassRef)):
+            # ``train(model, F.cross_entropy)``: the function is the loss the callee calls.
+            args = tuple(self._passed(v, a, frame) for v, a in zip(args, node.args))
+            values = {k.arg: k.value for k in node.keywords if k.arg is not None}
+            kwargs = tuple((k, self._passed(v, values[k], frame)) for k, v in kwargs)
         if isinstance(callee, Unknown) and receiver is not None and isinstance(func, ast.Attribute):
             result = self.method_call(receiver, func.attr, node, args, frame)
             if _overwrites(receiver, func) and isinstance(func.value, ast.Name):
@@ -96,6 +101,16 @@ class Calls:
                 frame.scope.bind(func.value.id, Binding(UNKNOWN))
             return result
         return self.call(callee, node, args, kwargs, frame, discarded)
+
+    def _passed(self, value: Value, arg: ast.expr, frame: Frame) -> Value:
+        """An argument as a user function or class gets it: a torch loss function passed by
+        name is a loss, made where it is passed (``run(F.nll_loss, ...)``)."""
+        if isinstance(value, Ref):
+            loss = api.LOSS_FUNCTIONS.get(api.canonical(value.qualname))
+            if loss is not None:
+                spelled = frame.file.short(arg)
+                return LossFn(loss, spelled, self.checks.origin(spelled, arg, frame.file))
+        return value
 
     def method_call(self, receiver: Value, method: str, node: ast.Call, args: tuple[Value, ...],
                     frame: Frame) -> Value:
