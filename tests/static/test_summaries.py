@@ -144,3 +144,34 @@ def test_a_method_appending_to_an_attribute_in_a_loop_ends() -> None:
         """
     )
     assert analyze_source(source, "registry.py", isolated=True) == []  # no claim on a list an attribute grows
+
+
+def test_a_finding_made_under_several_callers_names_the_same_one_whatever_the_order() -> None:
+    # A helper's finding, made while walking it for each caller: which caller's walk came
+    # first depends on the order files are checked in (and on the worker), its text must not.
+    from xentguard.static.checks import Checks
+    from xentguard.static.kinds import Origin
+    from xentguard.static.source import SourceFile
+
+    source = "import torch.nn.functional as F\nF.softmax(x)\n"
+    file = SourceFile("helper.py", source, ast.parse(source))
+    call = file.tree.body[1].value  # type: ignore[attr-defined]
+    sites = [Origin("run(...)", "m07.py", 8, 4), Origin("run(...)", "m02.py", 8, 4), Origin("run(...)", "m10.py", 3, 0)]
+    messages = set()
+    for order in (sites, sites[::-1], sites[1:] + sites[:1]):
+        checks = Checks()
+        for site in order:
+            checks.context.append(site)
+            checks.report("XG109", call, file, source="F.softmax(...)")
+            checks.context.pop()
+        [finding] = checks.findings_for("helper.py")
+        messages.add(finding.message)
+    assert len(messages) == 1 and "m02.py:8" in messages.pop()
+    # A finding made without a caller's context is kept over one made under a caller.
+    checks = Checks()
+    checks.context.append(sites[0])
+    checks.report("XG109", call, file, source="F.softmax(...)")
+    checks.context.pop()
+    checks.report("XG109", call, file, source="F.softmax(...)")
+    [finding] = checks.findings_for("helper.py")
+    assert "when called from" not in finding.message
