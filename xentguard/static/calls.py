@@ -89,11 +89,6 @@ class Calls:
         for k in node.keywords:
             if k.arg is None:
                 self.ev(k.value, frame)
-        if isinstance(callee, (FunctionRef, ClassRef)):
-            # ``train(model, F.cross_entropy)``: the function is the loss the callee calls.
-            args = tuple(self._passed(v, a, frame) for v, a in zip(args, node.args))
-            values = {k.arg: k.value for k in node.keywords if k.arg is not None}
-            kwargs = tuple((k, self._passed(v, values[k], frame)) for k, v in kwargs)
         if isinstance(callee, Unknown) and receiver is not None and isinstance(func, ast.Attribute):
             result = self.method_call(receiver, func.attr, node, args, frame)
             if _overwrites(receiver, func) and isinstance(func.value, ast.Name):
@@ -102,15 +97,23 @@ class Calls:
             return result
         return self.call(callee, node, args, kwargs, frame, discarded)
 
-    def _passed(self, value: Value, arg: ast.expr, frame: Frame) -> Value:
-        """An argument as a user function or class gets it: a torch loss function passed by
-        name is a loss, made where it is passed (``run(F.nll_loss, ...)``)."""
-        if isinstance(value, Ref):
-            loss = api.LOSS_FUNCTIONS.get(api.canonical(value.qualname))
-            if loss is not None:
-                spelled = frame.file.short(arg)
-                return LossFn(loss, spelled, self.checks.origin(spelled, arg, frame.file))
-        return value
+    def handed_to_user_code(self, node: ast.Call, args: tuple[Value, ...], kwargs: tuple[tuple[str, Value], ...],
+                            frame: Frame) -> tuple[tuple[Value, ...], tuple[tuple[str, Value], ...]]:
+        """The arguments as user code (a function, a class, a model) gets them: a torch loss
+        function passed by name is a loss, made where it is passed (``run(F.nll_loss, ...)``)."""
+
+        def passed(value: Value, arg: ast.expr) -> Value:
+            loss = _loss_function(value)
+            if loss is None:
+                return value
+            spelled = frame.file.short(arg)
+            return LossFn(loss, spelled, self.checks.origin(spelled, arg, frame.file))
+
+        if not any(isinstance(v, Ref) for v in args) and not any(isinstance(v, Ref) for _, v in kwargs):
+            return args, kwargs  # nearly every call: nothing to look up
+        values = {k.arg: k.value for k in node.keywords if k.arg is not None}
+        return (tuple(passed(v, a) for v, a in zip(args, node.args)),
+                tuple((k, passed(v, values[k]) if k in values else v) for k, v in kwargs))
 
     def method_call(self, receiver: Value, method: str, node: ast.Call, args: tuple[Value, ...],
                     frame: Frame) -> Value:
@@ -177,6 +180,8 @@ class Calls:
             return UNKNOWN
         if isinstance(callee, Sequential):
             return self.sequential_output(callee, args, node, frame)
+        if isinstance(callee, (Instance, ClassRef, FunctionRef)):
+            args, kwargs = self.handed_to_user_code(node, args, kwargs, frame)
         if isinstance(callee, Instance):
             return self.model_output(callee, node, args, kwargs, frame)
         if isinstance(callee, ClassRef):
@@ -527,13 +532,22 @@ def _loss_object(qualname: str, node: ast.expr | None, frame: Frame) -> Value:
     return LossFn(loss, spelled, Origin(spelled, frame.file.path, line, col))
 
 
+def _loss_function(value: Value) -> str | None:
+    """The loss a torch loss function named as a value computes (``F.nll_loss`` handed to
+    ``functools.partial`` or to a user function), canonical; None for anything else."""
+    if isinstance(value, Ref):
+        return api.LOSS_FUNCTIONS.get(api.canonical(value.qualname))
+    return None
+
+
 def _partial(node: ast.Call, args: tuple[Value, ...], kwargs: tuple[tuple[str, Value], ...],
              file: SourceFile) -> Value:
     if not args:
         return UNKNOWN
     loss = args[0]
-    if isinstance(loss, Ref) and api.canonical(loss.qualname) in api.LOSS_FUNCTIONS:
-        loss = LossFn(api.LOSS_FUNCTIONS[api.canonical(loss.qualname)], file.short(node.args[0]), None)
+    named = _loss_function(loss)
+    if named is not None:
+        loss = LossFn(named, file.short(node.args[0]), None)
     if not isinstance(loss, LossFn):
         return UNKNOWN
     if any(name == "input" for name, _ in kwargs):

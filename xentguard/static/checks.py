@@ -41,18 +41,18 @@ class Checks:
 
     def __init__(self, report_paths: set[str] | None = None) -> None:
         self.report_paths = report_paths  # None: every file
-        # position -> (finding, made under a caller's context, its rank among those there)
-        self._found: dict[tuple[str, str, int, int], tuple[Finding, bool, tuple[tuple[str, int, int], str]]] = {}
+        # position -> (finding, its rank among the findings made there: see report)
+        self._found: dict[tuple[str, str, int, int], tuple[Finding, tuple[bool, tuple[str, int, int], str]]] = {}
         self.context: list[Origin] = []
         # The settings the current walk assumes (a loss chosen by ``args.loss``): named in findings.
         self.conditions: list[str] = []
 
     @property
     def findings(self) -> list[Finding]:
-        return [finding for finding, _, _ in self._found.values()]
+        return [finding for finding, _ in self._found.values()]
 
     def findings_for(self, path: str) -> list[Finding]:
-        return [finding for finding, _, _ in self._found.values() if finding.path == path]
+        return [finding for finding, _ in self._found.values() if finding.path == path]
 
     # ------------------------------------------------------------- reporting
     def origin(self, what: str, node: ast.AST, file: SourceFile) -> Origin:
@@ -76,8 +76,8 @@ class Checks:
         key = (file.path, code, line, col)
         in_context = bool(self.context) and not at_caller
         previous = self._found.get(key)
-        if previous is not None and in_context and not previous[1]:
-            return  # a context-free finding is never replaced by one bound to a caller
+        if previous is not None and in_context and not previous[1][0]:
+            return  # outranked whatever its text: see below
         end_line, end_col = file.end(node)
         message = RULES[code].format(**fields)
         if self.conditions:
@@ -88,12 +88,14 @@ class Checks:
             site_key = (site.path, site.line, site.col)
             message += f" (when called from {_where(site, file)})"
             evidence = (*evidence, Step(site.what, site.path, site.line, site.col))
-        if previous is not None and previous[1] == in_context and previous[2] <= (site_key, message):
-            # Of the findings at one place, the same one whichever walk came first (the order
-            # of files and workers): the first caller in the project's order, then the text.
+        # Of the findings at one place, one made without a caller's context, else the first
+        # caller in the project's order, then the text: the same whichever walk came first
+        # (the order of files and workers).
+        rank = (in_context, site_key, message)
+        if previous is not None and previous[1] <= rank:
             return
         finding = Finding(code, line, col, end_line, end_col, message, file.path, evidence, fix)
-        self._found[key] = (finding, in_context, (site_key, message))
+        self._found[key] = (finding, rank)
 
     def describe(self, origin: Origin, file: SourceFile) -> str:
         """``F.softmax at line 21 (through Net.forward at line 15)``: producer first."""
