@@ -102,3 +102,21 @@ def test_a_dict_unpacking_and_a_keyword_only_parameter_without_default_are_walke
     )
     assert {"options", "scale", "nn", ".Softmax"} <= found.mentions
     assert found.makes_calls
+
+
+def test_setting_parameters_are_the_tested_parameters_and_roots_of_tested_attributes() -> None:
+    found = facts(
+        """
+        def f(out, opts, flag, cfg, rebound, other):
+            if opts.loss == "nll" and not cfg.model.use_softmax:
+                pass
+            x = out if flag else None
+            rebound = make()
+            if rebound.loss:
+                pass
+            if other.loss > 2 or out is None:
+                pass
+        """
+    )
+    assert found.setting_parameters == {"opts", "flag", "cfg"}
+    assert found.tested_parameters == {"flag", "out"}

@@ -56,6 +56,7 @@ from xentguard.static.syntax import (
     setting_test,
     subframe,
     training_branch,
+    unnamed_setting_test,
 )
 from xentguard.static.torch_api import is_torch
 from xentguard.static.walk import child_nodes, walk
@@ -348,13 +349,14 @@ class Analyzer(Expressions, Calls):
         train_path = training_branch(stmt.test)
         setting = setting_test(stmt.test, frame) if train_path is None else None
         fact = setting[0] if setting is not None else None
+        unnamed = setting is None and train_path is None and unnamed_setting_test(stmt.test, frame)
         saved = frame.scope.branch()
-        body_frame = subframe(frame, frame.scope, frame.eval_only or train_path == "orelse", fact)
+        body_frame = subframe(frame, frame.scope, frame.eval_only or train_path == "orelse", fact, unnamed)
         body_done = self.walk_body(stmt.body, body_frame)
         body = frame.scope.end_branch(saved)
         saved = frame.scope.branch()
         else_frame = subframe(frame, frame.scope, frame.eval_only or train_path == "body",
-                              negated(fact) if fact is not None else None)
+                              negated(fact) if fact is not None else None, unnamed)
         else_done = self.walk_body(stmt.orelse, else_frame)
         orelse = frame.scope.end_branch(saved)
         frame.returns.extend(body_frame.returns)
@@ -372,6 +374,11 @@ class Analyzer(Expressions, Calls):
         live = [s for s, done in ((body, body_done), (orelse, else_done)) if not done]
         if not live:
             return True
+        if len(live) == 1:
+            # One branch always leaves: what follows runs only when the other was taken.
+            if fact is not None:
+                frame.facts = (*frame.facts, fact if else_done else negated(fact))
+            frame.unnamed_setting = frame.unnamed_setting or unnamed
         if setting is not None and len(live) == 2:
             # Each branch's values for its setting: code testing it again reads its case.
             frame.scope.merge(live, branch_cases(*setting))
@@ -395,7 +402,12 @@ class Analyzer(Expressions, Calls):
             self.walk_body(stmt.orelse, frame)
 
     def walk_try(self, stmt: ast.stmt, frame: Frame) -> bool:
+        before = frame.facts
         body_done = self.walk_body(getattr(stmt, "body", []), frame)
+        after_body = frame.facts
+        # A handler runs wherever the body raised: what the body learnt past an early exit
+        # (``if args.loss == "nll": raise``) does not hold there, nor after a handled one.
+        frame.facts = before
         live = [] if body_done else [frame.scope.fork()]
         for handler in getattr(stmt, "handlers", []):
             saved = frame.scope.branch()
@@ -409,8 +421,12 @@ class Analyzer(Expressions, Calls):
             if not handled:
                 live.append(scope)
             frame.returns.extend(sub.returns)
+        handled_live = len(live) > (0 if body_done else 1)
         if not body_done:
+            frame.facts = after_body
             self.walk_body(getattr(stmt, "orelse", []), frame)
+            if handled_live:
+                frame.facts = before
         if live:
             frame.scope.merge(live)
         final_done = self.walk_body(getattr(stmt, "finalbody", []), frame)
@@ -697,10 +713,10 @@ def _without_unknown_tail(fn: FunctionInfo, bound_self: Value | None, args: tupl
     parameter without a default, or an unknown one): ``self.encoder(ids, mask)`` passing
     nothing informative is the walk with no arguments, not a second one."""
     count = len(args)
-    if not count or not isinstance(args[-1], Unknown):
+    if not count or type(args[-1]) is not Unknown:
         return args
     params = fn.params[1:] if bound_self is not None and fn.params else fn.params
-    while count and isinstance(args[count - 1], Unknown) and (
+    while count and type(args[count - 1]) is Unknown and (
             count > len(params) or isinstance(fn.defaults.get(params[count - 1].arg, UNKNOWN), Unknown)):
         count -= 1
     return args[:count]

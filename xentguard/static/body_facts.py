@@ -64,6 +64,9 @@ class BodyFacts:
     stored_otherwise: frozenset[str] = frozenset()
     # Names called with one of the parameters as an argument (``step(model, batch, loss)``).
     passes_parameters_to: frozenset[str] = frozenset()
+    # Parameters a test reads a setting from, never rebound: ``opts.loss == "nll"``,
+    # ``if opts.use_nll``, ``if use_nll`` (a caller passing ``args`` passes its settings).
+    setting_parameters: frozenset[str] = frozenset()
 
     def reachable_names(self) -> frozenset[str]:
         """What the function mentions, with ``.__init__`` and ``super().m`` taken as any
@@ -119,6 +122,7 @@ def _compute(function: FunctionNode) -> BodyFacts:
     from_parameters: set[str] = set()
     otherwise: set[str] = set()
     passes_to: set[str] = set()
+    setting_roots: set[str] = set()
 
     # Nodes of this function's own scope first, then those of nested scopes (lambdas,
     # nested functions and classes: they bind nothing here). Children are pushed inline
@@ -188,6 +192,7 @@ def _compute(function: FunctionNode) -> BodyFacts:
                 elif kind is ast.If or kind is ast.IfExp or kind is ast.While:
                     if local:
                         tested.update(n.id for n in _tested_names(node.test))  # type: ignore[attr-defined]
+                        setting_roots.update(n.id for n in _tested_roots(node.test))  # type: ignore[attr-defined]
                 elif kind in _DEFINITIONS:
                     assert isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
                     if local:
@@ -224,11 +229,12 @@ def _compute(function: FunctionNode) -> BodyFacts:
                 elif isinstance(value, ast.AST):
                     into.append(value)
     tested_parameters = frozenset(tested & parameters - stored - declared_elsewhere)
+    setting_parameters = frozenset(setting_roots & parameters - stored - declared_elsewhere)
     return BodyFacts(frozenset(names - declared_elsewhere), calls_parameters, assigns_attributes, makes_calls,
                      tested_parameters, parameters, frozenset(mentioned), frozenset(init_calls),
                      frozenset(super_methods), tuple(attribute_stores), frozenset(trainer_imports),
                      frozenset(calls_on_first), frozenset(from_parameters), frozenset(otherwise),
-                     frozenset(passes_to))
+                     frozenset(passes_to), setting_parameters)
 
 
 def mentions(node: ast.AST) -> set[str]:
@@ -274,6 +280,24 @@ def imports_trainer(node: ast.Import | ast.ImportFrom) -> bool:
     """An import from a library whose entry points call losses (``torch_api.TRAINERS``)."""
     packages = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
     return any(package.split(".", 1)[0] in api.TRAINER_PACKAGES for package in packages)
+
+
+def _tested_roots(test: ast.expr) -> list[ast.Name]:
+    """The names a test reads a setting from (see ``syntax.setting_test``): ``opts.loss ==
+    "nll"``, ``not cfg.model.use_softmax``, ``use_nll``, and ``and`` / ``or`` of those."""
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        return _tested_roots(test.operand)
+    if isinstance(test, ast.BoolOp):
+        return [name for value in test.values for name in _tested_roots(value)]
+    if isinstance(test, ast.Compare):
+        if len(test.ops) != 1 or not isinstance(test.ops[0], (ast.Eq, ast.NotEq)):
+            return []
+        if not isinstance(test.comparators[0], ast.Constant):
+            return []
+        test = test.left
+    while isinstance(test, ast.Attribute):
+        test = test.value
+    return [test] if isinstance(test, ast.Name) else []
 
 
 def _tested_names(test: ast.expr) -> list[ast.Name]:

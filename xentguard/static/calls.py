@@ -46,6 +46,7 @@ from xentguard.static.syntax import (
     literal,
     log_target_set,
     narrow,
+    setting_root,
 )
 
 if TYPE_CHECKING:
@@ -170,7 +171,7 @@ class Calls:
         if isinstance(callee, Ref):
             return self.call_torch(api.canonical(callee.qualname), node, args, kwargs, frame)
         if isinstance(callee, LossFn):
-            self.checks.loss_call(callee, node, args, kwargs, frame.file, frame.scope)
+            self.checks.loss_call(callee, node, args, kwargs, frame.file, frame.scope, frame.unnamed_setting)
             return UNKNOWN
         if isinstance(callee, Layer):
             if callee.produces is not None:
@@ -206,6 +207,8 @@ class Calls:
             case_kwargs = tuple((k, narrow(v, case_frame.facts)) for k, v in kwargs)
             # Which loss is called depends on the setting: its findings name the setting.
             named = isinstance(member, LossFn)
+            if named and frame.unnamed_setting:
+                return UNKNOWN  # the test around this call may select the cases that are right
             if named:
                 self.checks.conditions.append(describe_case(callee, key))
             try:
@@ -233,6 +236,7 @@ class Calls:
         if not passes_kind and not (tested and _selects_branch(args, kwargs)):
             return self.summary(fn, callee.bound_self, (), ())
         args, kwargs, entries = self.enter(node, f"{fn.name}()", args, kwargs, frame, tested)
+        args, kwargs = _with_settings(fn, callee.bound_self, node, args, kwargs, frame)
         site = self.checks.origin(f"{frame.file.short(node.func)}(...)", node, frame.file)
         self.checks.context.append(site)
         try:
@@ -279,7 +283,7 @@ class Calls:
         loss = api.LOSS_FUNCTIONS.get(name)
         if loss is not None:
             fn = LossFn(loss, file.short(node.func), None)
-            self.checks.loss_call(fn, node, args, kwargs, file, frame.scope)
+            self.checks.loss_call(fn, node, args, kwargs, file, frame.scope, frame.unnamed_setting)
             return UNKNOWN
         kind = api.PRODUCER_LAYERS.get(name)
         if kind is not None:
@@ -399,7 +403,8 @@ class Calls:
             return  # the library takes log of the output first: probabilities are what it expects
         called = frame.file.short(node.func)
         display = f"{loss.spelled} (called by {called} with the output of {frame.file.short(model_node)})"
-        self.checks.loss_input(loss, output, model_node, node, display, frame.file, frame.scope)
+        self.checks.loss_input(loss, output, model_node, node, display, frame.file, frame.scope,
+                               frame.unnamed_setting)
 
     def sequential_output(self, seq: Sequential, args: tuple[Value, ...], node: ast.Call, frame: Frame) -> Value:
         value: Value = args[0] if args else UNKNOWN
@@ -444,6 +449,25 @@ def _overwrites(receiver: Value, func: ast.Attribute) -> bool:
     method = func.attr
     return (isinstance(receiver, Tensor) and method.endswith("_") and not method.startswith("_")
             and method not in api.TENSOR_METHODS)
+
+
+def _with_settings(fn: FunctionInfo, bound_self: Value | None, node: ast.Call, args: tuple[Value, ...],
+                   kwargs: tuple[tuple[str, Value], ...], frame: Frame,
+                   ) -> tuple[tuple[Value, ...], tuple[tuple[str, Value], ...]]:
+    """The arguments with the settings holders a caller passes (``args``) as
+    :class:`SettingRoot`, for the parameters whose settings the callee tests."""
+    wanted = fn.facts.setting_parameters
+    if not wanted:
+        return args, kwargs
+    params = fn.params[1:] if bound_self is not None and fn.params else fn.params
+    positional = list(args)
+    for index, (param, arg) in enumerate(zip(params, node.args[:len(positional)])):
+        if param.arg in wanted and type(positional[index]) is Unknown:
+            positional[index] = setting_root(arg, frame) or positional[index]
+    named = dict(kwargs)
+    added = tuple((k.arg, root) for k in node.keywords
+                  if k.arg in wanted and k.arg not in named and (root := setting_root(k.value, frame)) is not None)
+    return tuple(positional), kwargs + added
 
 
 def _selects_branch(args: tuple[Value, ...], kwargs: tuple[tuple[str, Value], ...]) -> bool:

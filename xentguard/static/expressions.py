@@ -44,6 +44,7 @@ from xentguard.static.syntax import (
     negated,
     setting_test,
     subframe,
+    unnamed_setting_test,
 )
 from xentguard.static.walk import child_nodes
 
@@ -120,6 +121,9 @@ class Expressions:
                 body = self.ev(node.body, subframe(frame, frame.scope, frame.eval_only, fact))
                 orelse = self.ev(node.orelse, subframe(frame, frame.scope, frame.eval_only, negated(fact)))
                 return branch_cases(*setting)([body, orelse])
+            if branch is None and unnamed_setting_test(node.test, frame):
+                branch_frame = subframe(frame, frame.scope, frame.eval_only, unnamed_setting=True)
+                return join_all([self.ev(node.body, branch_frame), self.ev(node.orelse, branch_frame)])
             body, orelse = self.ev(node.body, frame), self.ev(node.orelse, frame)
             if branch == "body":
                 return body

@@ -72,6 +72,20 @@ class Unknown(Value):
 UNKNOWN = Unknown()
 
 
+@dataclass(frozen=True)
+class SettingRoot(Unknown):
+    """An unknown object that holds module-level settings, passed by a caller to a
+    parameter the callee tests (``loss_fn(out, y, args)`` into ``def loss_fn(out, y,
+    opts)``): there, ``opts.loss == "nll"`` is a test of ``args.loss``, and a value chosen
+    by that setting reads the case the test selects. Unknown in every other respect.
+
+    ``subject`` is the caller's expression (``args``) as ``ast.dump``, ``shown`` as written.
+    """
+
+    subject: str
+    shown: str
+
+
 @dataclass(frozen=True, eq=False)
 class Entry:
     """Where a tensor entered the function being walked: a caller's argument.

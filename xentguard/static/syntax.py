@@ -7,7 +7,7 @@ import ast
 from dataclasses import dataclass, field
 from typing import Callable
 
-from xentguard.static.kinds import OTHERWISE, TRUTHY, UNKNOWN, Cases, Const, Value, cases
+from xentguard.static.kinds import OTHERWISE, TRUTHY, UNKNOWN, Cases, Const, SettingRoot, Value, cases
 from xentguard.static.scopes import FunctionInfo, Scope
 from xentguard.static.source import SourceFile
 
@@ -26,6 +26,10 @@ class Frame:
     literals: bool = False
     # What the enclosing tests say about module-level settings: (subject, key, holds).
     facts: tuple[Fact, ...] = ()
+    # Inside a branch of a test on a setting this walk cannot name (``if self.cfg.loss ==
+    # "nll"``, ``if opts.loss == "nll"`` with ``opts`` unknown): it may be the very setting
+    # a value's cases depend on, so a finding that holds in some cases only is no claim here.
+    unnamed_setting: bool = False
 
 
 # A test on a setting: ``args.arch == "a"`` is (dump of args.arch, "a", True); ``not
@@ -58,16 +62,66 @@ def log_target_set(node: ast.Call) -> bool:
                for k in node.keywords)
 
 
-def subframe(frame: Frame, scope: Scope, eval_only: bool, fact: Fact | None = None) -> Frame:
-    """A branch of ``frame``'s walk with its own scope and returns (and one more fact)."""
+def subframe(frame: Frame, scope: Scope, eval_only: bool, fact: Fact | None = None,
+             unnamed_setting: bool = False) -> Frame:
+    """A branch of ``frame``'s walk with its own scope and returns (and one more fact, or
+    a test on a setting it cannot name)."""
     facts = frame.facts if fact is None else (*frame.facts, fact)
-    return Frame(frame.file, scope, frame.fn, frame.self_name, [], eval_only, frame.literals, facts)
+    return Frame(frame.file, scope, frame.fn, frame.self_name, [], eval_only, frame.literals, facts,
+                 frame.unnamed_setting or unnamed_setting)
 
 
 def setting_test(test: ast.expr, frame: Frame) -> tuple[Fact, str] | None:
     """The fact a test states about a module-level setting, and how the setting is written:
     ``args.model == "Transformer"``, ``cfg.arch != "mlp"``, ``args.cnn``, ``not DEBUG``. The
-    setting is a name (or its attributes) that is not local to the function walked."""
+    setting is a name (or its attributes) that is not local to the function walked, or
+    read from a parameter its caller passed settings to (a :class:`SettingRoot`)."""
+    tested = _tested_subject(test)
+    if tested is None:
+        return None
+    subject, root, key, holds = tested
+    if not isinstance(root, ast.Name) or (subject is root and key is TRUTHY and frame.fn is None):
+        return None  # a bare module-level flag tested at module level is just a branch
+    setting = setting_root(subject, frame)
+    if setting is None:
+        return None
+    return (setting.subject, key, holds), setting.shown
+
+
+def setting_root(expr: ast.expr, frame: Frame) -> SettingRoot | None:
+    """What a caller's argument is as a holder of module-level settings: a name that is not
+    local to the walk, or attributes of one (``args``, ``cfg.train``), or of a parameter
+    that holds settings itself; None for anything else."""
+    root = expr
+    while isinstance(root, ast.Attribute):
+        root = root.value
+    if not isinstance(root, ast.Name):
+        return None
+    if frame.fn is not None and root.id in frame.fn.local_names:
+        passed = frame.scope.value(root.id)
+        if not isinstance(passed, SettingRoot):
+            return None
+        # The caller's settings, written the caller's way: ``opts.loss`` is ``args.loss``.
+        # ``root`` occurs once in the dump of an attribute chain over it.
+        return SettingRoot(ast.dump(expr).replace(ast.dump(root), passed.subject, 1),
+                           passed.shown + ast.unparse(expr)[len(root.id):])
+    return SettingRoot(ast.dump(expr), ast.unparse(expr))
+
+
+def unnamed_setting_test(test: ast.expr, frame: Frame) -> bool:
+    """A test with the shape of a setting test (``opts.loss == "nll"``, ``self.cfg.flag``,
+    ``use_nll``) on a name local to the walked function that holds no known settings."""
+    tested = _tested_subject(test)
+    if tested is None or frame.fn is None:
+        return False
+    root = tested[1]
+    return (isinstance(root, ast.Name) and root.id in frame.fn.local_names
+            and not isinstance(frame.scope.value(root.id), SettingRoot))
+
+
+def _tested_subject(test: ast.expr) -> tuple[ast.expr, ast.expr, object, bool] | None:
+    """(subject, root of its attribute chain, key, holds) of a test on one value: ``x.a ==
+    "k"``, ``x.a != 3``, ``x.a``, ``not x.a``; None for any other test."""
     holds = True
     while isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
         test, holds = test.operand, not holds
@@ -84,11 +138,7 @@ def setting_test(test: ast.expr, frame: Frame) -> tuple[Fact, str] | None:
     root = subject
     while isinstance(root, ast.Attribute):
         root = root.value
-    if not isinstance(root, ast.Name) or (subject is root and key is TRUTHY and frame.fn is None):
-        return None  # a bare module-level flag tested at module level is just a branch
-    if frame.fn is not None and root.id in frame.fn.local_names:
-        return None
-    return (ast.dump(subject), key, holds), ast.unparse(subject)
+    return subject, root, key, holds
 
 
 def narrow(value: Value, facts: tuple[Fact, ...]) -> Value:
@@ -134,7 +184,7 @@ def branch_cases(fact: Fact, shown: str) -> Callable[[list[Value]], Value]:
 def in_case(frame: Frame, value: Cases, key: object) -> Frame:
     """``frame`` knowing that ``value`` is its case ``key``."""
     return Frame(frame.file, frame.scope, frame.fn, frame.self_name, frame.returns, frame.eval_only,
-                 frame.literals, (*frame.facts, *case_facts(value, key)))
+                 frame.literals, (*frame.facts, *case_facts(value, key)), frame.unnamed_setting)
 
 
 def describe_case(value: Cases, key: object) -> str:
