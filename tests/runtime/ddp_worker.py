@@ -11,7 +11,9 @@ other waiting there, which the test's timeout turns into a failure. Writes what 
 from __future__ import annotations
 
 import datetime
+import gc
 import json
+import os
 import sys
 import warnings
 
@@ -74,6 +76,7 @@ def main(argv: list[str]) -> int:
         result = {"rank": dist.get_rank(), "warn": _train(rank, "warn"), "raise": _train(rank, "raise")}
         dist.barrier()
     finally:
+        gc.collect()  # the DDP reducers of _train go while the process group is alive
         dist.destroy_process_group()
     with open(out, "w", encoding="utf-8") as fh:
         json.dump(result, fh)
@@ -81,4 +84,10 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    status = main(sys.argv[1:])
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Everything is written. Interpreter teardown can still abort in gloo's C++ threads
+    # ("terminate called without an active exception", seen once in a full test run):
+    # that is torch's exit path, not what this test checks, so skip it.
+    os._exit(status)
