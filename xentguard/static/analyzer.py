@@ -53,10 +53,10 @@ from xentguard.static.syntax import (
     is_static,
     literal,
     negated,
+    setting_flag,
     setting_test,
     subframe,
     training_branch,
-    unnamed_setting_test,
 )
 from xentguard.static.torch_api import is_torch
 from xentguard.static.walk import child_nodes, walk
@@ -283,6 +283,8 @@ class Analyzer(Expressions, Calls):
     def walk_stmt(self, stmt: ast.stmt, frame: Frame) -> bool:
         if isinstance(stmt, ast.Assign):
             value = self.ev(stmt.value, frame)
+            if type(value) is Unknown:
+                value = setting_flag(stmt.value, frame) or value
             for target in stmt.targets:
                 self.assign(target, value, frame, stmt.value, stmt)
         elif isinstance(stmt, ast.AnnAssign):
@@ -349,7 +351,7 @@ class Analyzer(Expressions, Calls):
         train_path = training_branch(stmt.test)
         setting = setting_test(stmt.test, frame) if train_path is None else None
         fact = setting[0] if setting is not None else None
-        unnamed = setting is None and train_path is None and unnamed_setting_test(stmt.test, frame)
+        unnamed = setting is None and train_path is None  # a test naming no known setting
         saved = frame.scope.branch()
         body_frame = subframe(frame, frame.scope, frame.eval_only or train_path == "orelse", fact, unnamed)
         body_done = self.walk_body(stmt.body, body_frame)
@@ -437,7 +439,7 @@ class Analyzer(Expressions, Calls):
         live = [frame.scope.fork()]
         for case in stmt.cases:  # type: ignore[attr-defined]
             saved = frame.scope.branch()
-            sub = subframe(frame, frame.scope, frame.eval_only)
+            sub = subframe(frame, frame.scope, frame.eval_only, unnamed_setting=True)
             for node in walk(case.pattern):
                 name = getattr(node, "name", None) or getattr(node, "rest", None)
                 if isinstance(name, str):

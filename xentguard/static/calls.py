@@ -42,6 +42,7 @@ from xentguard.static.syntax import (
     Frame,
     argument,
     describe_case,
+    guards,
     in_case,
     literal,
     log_target_set,
@@ -171,7 +172,7 @@ class Calls:
         if isinstance(callee, Ref):
             return self.call_torch(api.canonical(callee.qualname), node, args, kwargs, frame)
         if isinstance(callee, LossFn):
-            self.checks.loss_call(callee, node, args, kwargs, frame.file, frame.scope, frame.unnamed_setting)
+            self.checks.loss_call(callee, node, args, kwargs, frame.file, frame.scope, guards(frame))
             return UNKNOWN
         if isinstance(callee, Layer):
             if callee.produces is not None:
@@ -207,8 +208,8 @@ class Calls:
             case_kwargs = tuple((k, narrow(v, case_frame.facts)) for k, v in kwargs)
             # Which loss is called depends on the setting: its findings name the setting.
             named = isinstance(member, LossFn)
-            if named and frame.unnamed_setting:
-                return UNKNOWN  # the test around this call may select the cases that are right
+            if named and not _guarded_by(frame, callee.subject):
+                return UNKNOWN  # a test around this call may select the cases that are right
             if named:
                 self.checks.conditions.append(describe_case(callee, key))
             try:
@@ -283,7 +284,7 @@ class Calls:
         loss = api.LOSS_FUNCTIONS.get(name)
         if loss is not None:
             fn = LossFn(loss, file.short(node.func), None)
-            self.checks.loss_call(fn, node, args, kwargs, file, frame.scope, frame.unnamed_setting)
+            self.checks.loss_call(fn, node, args, kwargs, file, frame.scope, guards(frame))
             return UNKNOWN
         kind = api.PRODUCER_LAYERS.get(name)
         if kind is not None:
@@ -403,8 +404,7 @@ class Calls:
             return  # the library takes log of the output first: probabilities are what it expects
         called = frame.file.short(node.func)
         display = f"{loss.spelled} (called by {called} with the output of {frame.file.short(model_node)})"
-        self.checks.loss_input(loss, output, model_node, node, display, frame.file, frame.scope,
-                               frame.unnamed_setting)
+        self.checks.loss_input(loss, output, model_node, node, display, frame.file, frame.scope, guards(frame))
 
     def sequential_output(self, seq: Sequential, args: tuple[Value, ...], node: ast.Call, frame: Frame) -> Value:
         value: Value = args[0] if args else UNKNOWN
@@ -449,6 +449,12 @@ def _overwrites(receiver: Value, func: ast.Attribute) -> bool:
     method = func.attr
     return (isinstance(receiver, Tensor) and method.endswith("_") and not method.startswith("_")
             and method not in api.TENSOR_METHODS)
+
+
+def _guarded_by(frame: Frame, subject: str) -> bool:
+    """Whether the tests around the current walk name no setting but ``subject``."""
+    around = guards(frame)
+    return around is not None and not around - {subject}
 
 
 def _with_settings(fn: FunctionInfo, bound_self: Value | None, node: ast.Call, args: tuple[Value, ...],

@@ -29,7 +29,7 @@ from xentguard.static.kinds import (
 )
 from xentguard.static.scopes import Scope
 from xentguard.static.source import SourceFile
-from xentguard.static.syntax import argument, describe_case, log_target_set
+from xentguard.static.syntax import Guards, argument, describe_case, log_target_set
 
 
 class Checks:
@@ -127,17 +127,16 @@ class Checks:
         kwargs: tuple[tuple[str, Value], ...],
         file: SourceFile,
         scope: Scope,
-        unnamed_setting: bool = False,
+        guards: Guards = frozenset(),
     ) -> None:
         """XG101-XG104, XG106, XG107, XG110: the wrong kind reaches a loss's input.
-        ``unnamed_setting``: the call sits under a test of a setting the walk cannot name
-        (see ``Frame.unnamed_setting``)."""
+        ``guards``: the settings the tests around the call name (see ``syntax.guards``)."""
         if loss.bound_args:
             return
         input_node, value = argument(node, args, kwargs, 0, "input")
         display = self._loss_display(loss, node, file)
         if input_node is not None:
-            self.loss_input(loss, value, input_node, node, display, file, scope, unnamed_setting)
+            self.loss_input(loss, value, input_node, node, display, file, scope, guards)
         self.loss_target(loss, node, args, kwargs, display, file)
 
     def loss_target(self, loss: LossFn, node: ast.Call, args: tuple[Value, ...],
@@ -164,7 +163,7 @@ class Checks:
         display: str,
         file: SourceFile,
         scope: Scope,
-        unnamed_setting: bool = False,
+        guards: Guards = frozenset(),
     ) -> None:
         """``value`` reaches the input of ``loss`` (shown as ``display``) at ``at``.
 
@@ -172,10 +171,11 @@ class Checks:
         (its :class:`Entry`), naming the loss reached inside the callee; the callee's own
         loss call stays silent, as it is correct for other callers. An input chosen by a
         setting is checked in each case, and the finding names the case when not all agree;
-        under a test of a setting the walk cannot name, such a finding is no claim.
+        under a test of another setting, or of one the walk cannot name, such a finding is no
+        claim: that test may select exactly the cases that are right.
         """
         if isinstance(value, Cases):
-            self._cases_input(loss, value, input_node, at, display, file, scope, unnamed_setting)
+            self._cases_input(loss, value, input_node, at, display, file, scope, guards)
             return
         if not isinstance(value, Tensor) or not value.whole:
             return
@@ -212,10 +212,10 @@ class Checks:
         )
 
     def _cases_input(self, loss: LossFn, value: Cases, input_node: ast.expr, at: ast.AST, display: str,
-                     file: SourceFile, scope: Scope, unnamed_setting: bool) -> None:
+                     file: SourceFile, scope: Scope, guards: Guards) -> None:
         codes = {_input_code(loss, v) for v in value.values() if not isinstance(v, Unbound)}
-        if len(codes) > 1 and unnamed_setting:
-            return  # the test around this call may select the very cases that are right
+        if len(codes) > 1 and (guards is None or guards - {value.subject}):
+            return  # a test around this call may select the very cases that are right
         for key, case in [*value.cases, (OTHERWISE, value.otherwise)]:
             if _input_code(loss, case) is None:
                 continue

@@ -44,7 +44,6 @@ from xentguard.static.syntax import (
     negated,
     setting_test,
     subframe,
-    unnamed_setting_test,
 )
 from xentguard.static.walk import child_nodes
 
@@ -81,16 +80,20 @@ class Expressions:
                 return self.resolve_lazy(value)
             return narrow(value, frame.facts) if isinstance(value, Cases) else value
         if isinstance(node, ast.Call):
-            return self.ev_call(node, frame)
+            result = self.ev_call(node, frame)
+            # ``F.nll_loss(model(x), y)`` under ``if args.loss == "nll":`` reads that case.
+            return narrow(result, frame.facts) if isinstance(result, Cases) else result
         if isinstance(node, ast.Constant):  # common: before the long chain below
             constant = node.value
             if constant is None:
                 return NONE
             return Const(constant) if isinstance(constant, (bool, str)) else UNKNOWN
         if isinstance(node, ast.Attribute):
-            return self.attribute(self.ev(node.value, frame), node.attr, frame, node)
+            result = self.attribute(self.ev(node.value, frame), node.attr, frame, node)
+            return narrow(result, frame.facts) if isinstance(result, Cases) else result
         if isinstance(node, ast.Subscript):
-            return self.subscript(node, frame)
+            result = self.subscript(node, frame)
+            return narrow(result, frame.facts) if isinstance(result, Cases) else result
         if isinstance(node, ast.BinOp):
             return self.binop(node, frame)
         if isinstance(node, ast.Tuple):
@@ -121,7 +124,7 @@ class Expressions:
                 body = self.ev(node.body, subframe(frame, frame.scope, frame.eval_only, fact))
                 orelse = self.ev(node.orelse, subframe(frame, frame.scope, frame.eval_only, negated(fact)))
                 return branch_cases(*setting)([body, orelse])
-            if branch is None and unnamed_setting_test(node.test, frame):
+            if branch is None:  # a test naming no known setting
                 branch_frame = subframe(frame, frame.scope, frame.eval_only, unnamed_setting=True)
                 return join_all([self.ev(node.body, branch_frame), self.ev(node.orelse, branch_frame)])
             body, orelse = self.ev(node.body, frame), self.ev(node.orelse, frame)

@@ -86,6 +86,17 @@ class SettingRoot(Unknown):
     shown: str
 
 
+@dataclass(frozen=True)
+class SettingFlag(Unknown):
+    """The truth of a test on a module-level setting, kept in a name: ``use_nll =
+    args.loss == "nll"``. ``if use_nll:`` is that test (``fact``: subject, key, holds, as
+    ``syntax.Fact``), so values chosen by the setting read their case under it; ``shown``
+    is how the setting is written (``args.loss``)."""
+
+    fact: tuple[str, object, bool]
+    shown: str
+
+
 @dataclass(frozen=True, eq=False)
 class Entry:
     """Where a tensor entered the function being walked: a caller's argument.

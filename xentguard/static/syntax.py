@@ -7,7 +7,7 @@ import ast
 from dataclasses import dataclass, field
 from typing import Callable
 
-from xentguard.static.kinds import OTHERWISE, TRUTHY, UNKNOWN, Cases, Const, SettingRoot, Value, cases
+from xentguard.static.kinds import OTHERWISE, TRUTHY, UNKNOWN, Cases, Const, SettingFlag, SettingRoot, Value, cases
 from xentguard.static.scopes import FunctionInfo, Scope
 from xentguard.static.source import SourceFile
 
@@ -26,9 +26,10 @@ class Frame:
     literals: bool = False
     # What the enclosing tests say about module-level settings: (subject, key, holds).
     facts: tuple[Fact, ...] = ()
-    # Inside a branch of a test on a setting this walk cannot name (``if self.cfg.loss ==
-    # "nll"``, ``if opts.loss == "nll"`` with ``opts`` unknown): it may be the very setting
-    # a value's cases depend on, so a finding that holds in some cases only is no claim here.
+    # Inside a branch of a test that names no setting the walk knows (``if self.cfg.loss ==
+    # "nll"``, ``opts.loss == "nll"`` with ``opts`` unknown, ``args.loss in (...)``, a
+    # ``match`` case): it may still depend on the setting a value's cases are chosen by, so
+    # a finding that holds in some cases only is no claim here (see ``guards``).
     unnamed_setting: bool = False
 
 
@@ -80,6 +81,11 @@ def setting_test(test: ast.expr, frame: Frame) -> tuple[Fact, str] | None:
     if tested is None:
         return None
     subject, root, key, holds = tested
+    if subject is root and key is TRUTHY and isinstance(root, ast.Name):
+        flag = frame.scope.value(root.id)
+        if isinstance(flag, SettingFlag):  # ``if use_nll:`` after ``use_nll = args.loss == "nll"``
+            flag_subject, flag_key, flag_holds = flag.fact
+            return (flag_subject, flag_key, flag_holds == holds), flag.shown
     if not isinstance(root, ast.Name) or (subject is root and key is TRUTHY and frame.fn is None):
         return None  # a bare module-level flag tested at module level is just a branch
     setting = setting_root(subject, frame)
@@ -108,15 +114,27 @@ def setting_root(expr: ast.expr, frame: Frame) -> SettingRoot | None:
     return SettingRoot(ast.dump(expr), ast.unparse(expr))
 
 
-def unnamed_setting_test(test: ast.expr, frame: Frame) -> bool:
-    """A test with the shape of a setting test (``opts.loss == "nll"``, ``self.cfg.flag``,
-    ``use_nll``) on a name local to the walked function that holds no known settings."""
-    tested = _tested_subject(test)
-    if tested is None or frame.fn is None:
-        return False
-    root = tested[1]
-    return (isinstance(root, ast.Name) and root.id in frame.fn.local_names
-            and not isinstance(frame.scope.value(root.id), SettingRoot))
+def setting_flag(expr: ast.expr, frame: Frame) -> SettingFlag | None:
+    """What a name bound to ``expr`` holds when ``expr`` is a test on a setting
+    (``args.loss == "nll"``, ``not args.cnn``, ``args.use_nll``), else None."""
+    if not isinstance(expr, (ast.Compare, ast.UnaryOp, ast.Attribute)):
+        return None
+    setting = setting_test(expr, frame)
+    if setting is None:
+        return None
+    fact, shown = setting
+    return SettingFlag(fact, shown)
+
+
+# The settings (subjects) the tests around a walk's current point name; None: one of them
+# tests a setting the walk cannot name.
+Guards = frozenset[str] | None
+
+
+def guards(frame: Frame) -> Guards:
+    if frame.unnamed_setting:
+        return None
+    return frozenset(subject for subject, _, _ in frame.facts)
 
 
 def _tested_subject(test: ast.expr) -> tuple[ast.expr, ast.expr, object, bool] | None:
