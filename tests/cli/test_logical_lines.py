@@ -31,15 +31,21 @@ def continued(text: str) -> list[int]:
 def tokenizer_continued(text: str) -> list[int]:
     out: set[int] = set()
     first, depth = None, 0
+    ended = 0  # the last line of the previous logical line (or of a blank or comment line)
     for tok in tokenize.generate_tokens(io.StringIO(text).readline):
         if tok.type in (tokenize.INDENT, tokenize.DEDENT, tokenize.ENDMARKER):
             continue
         if first is None:
+            if tok.type == tokenize.NL:
+                ended = tok.end[0]
             if tok.type in (tokenize.NL, tokenize.COMMENT):
                 continue
-            first = tok.start[0]
+            # The logical line starts on the line after the previous one, not at its first
+            # token: lines ending in a backslash before it hold no token ("\\\n  x = 1").
+            first = ended + 1
         if tok.type == tokenize.NEWLINE or (tok.type == tokenize.NL and depth == 0):
             out.update(range(first + 1, tok.end[0] + 1))
+            ended = tok.end[0]
             first = None
         elif tok.type == tokenize.OP and tok.string in "([{":
             depth += 1
@@ -53,6 +59,8 @@ def tokenizer_continued(text: str) -> list[int]:
     [
         ("print('%s: %d'\n      %(name, value))\n", [2]),
         ("x = 1 + \\\n  2\ny = 3\n", [2]),
+        ("\n\\\n \n", [3]),  # a logical line of a backslash alone: its next line continues it
+        ("x = 1\n\\\n  y = 2\n", [3]),
         ("x = 1  # not a continuation \\\ny = 2\n", []),
         ('s = """a\n%time\n"""\nt = 1\n', [2, 3]),
         ("s = 'a\\\n%time'\nt = 1\n", [2]),  # backslash-newline inside a single-quoted string
