@@ -393,8 +393,11 @@ class Analyzer(Expressions, Calls):
         saved = frame.scope.branch()
         body_frame = subframe(frame, frame.scope, frame.eval_only)
         if not isinstance(stmt, ast.While):
-            # Each element of a known list (``for layer in self.layers``): one of its items.
+            # Each element of a known list (``for layer in self.layers``): one of its items;
+            # of a tensor, a slice along its first dim, as ``outputs[i]`` is.
             element = join_all(items.values()) if isinstance(items, Mapping) and items.sequence else UNKNOWN
+            if isinstance(items, Tensor):
+                element = items
             self.assign(stmt.target, element, body_frame, None, stmt)
         self.walk_body(stmt.body, body_frame)
         body = frame.scope.end_branch(saved)

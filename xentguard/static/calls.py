@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from xentguard.static import torch_api as api
 from xentguard.static.kinds import (
+    EMPTY_TENSOR,
     FRESH,
     UNKNOWN,
     Binding,
@@ -312,7 +313,7 @@ class Calls:
         if trainer is not None:
             self.trainer_call(trainer, node, args, kwargs, frame)
             return UNKNOWN
-        if name in api.MODEL_WRAPPERS:
+        if name in api.MODEL_WRAPPERS or name in api.COPIES:
             return args[0] if args else UNKNOWN
         if name in api.PARTIAL:
             return _partial(node, args, kwargs, file)
@@ -327,8 +328,11 @@ class Calls:
             return UNKNOWN
         if name in api.FRESH_BUFFERS:
             return FRESH
+        if name in api.TENSORS_FROM_DATA and node.args and isinstance(node.args[0], (ast.List, ast.Tuple)) and (
+                not node.args[0].elts):
+            return EMPTY_TENSOR
         if name in api.CONCATENATIONS and args:
-            return _joined(node, args[0], kwargs)
+            return _joined(name, node, args[0], kwargs)
         if name in api.TENSOR_FUNCTIONS and args and isinstance(args[0], Tensor):
             return _kept(args[0], name, node, dim_offset=1)
         return UNKNOWN
@@ -537,11 +541,15 @@ def _positive_lower_bound(node: ast.Call, offset: int) -> bool:
     return not (isinstance(value, (int, float)) and value <= 0)
 
 
-def _joined(node: ast.Call, pieces: Value, kwargs: tuple[tuple[str, Value], ...]) -> Value:
-    """``torch.cat([a, b], dim)``: the kind the pieces share; whole rows along the batch."""
+def _joined(name: str, node: ast.Call, pieces: Value, kwargs: tuple[tuple[str, Value], ...]) -> Value:
+    """``torch.cat([a, b], dim)``: the kind the pieces share. Each piece's rows stay whole
+    when they are not joined along the class dim: a cat along the batch, a stack (a new
+    dim), or a cat along a dim each piece was unsqueezed at (``torch.cat((acc,
+    p.unsqueeze(-1)), dim=-1)``, a stack grown one piece at a time)."""
     if not isinstance(pieces, (Mapping, TupleOf)):
         return UNKNOWN
-    items = pieces.values() if isinstance(pieces, Mapping) else list(pieces.items)
+    written = pieces.values() if isinstance(pieces, Mapping) else list(pieces.items)
+    items = [v for v in written if v != EMPTY_TENSOR]  # ``acc = torch.cat((acc, step))`` from ``torch.tensor([])``
     if not items or not all(isinstance(v, Tensor) for v in items):
         return UNKNOWN
     tensors = [v for v in items if isinstance(v, Tensor)]
@@ -550,7 +558,29 @@ def _joined(node: ast.Call, pieces: Value, kwargs: tuple[tuple[str, Value], ...]
         return UNKNOWN
     dim = _dim_argument(node, 1)
     on_batch = dim == 0 or (dim is NO_LITERAL and len(node.args) < 2 and not kwargs)
-    return Tensor(first.kind, first.origin, on_batch and all(t.whole for t in tensors))
+    apart = on_batch or name in api.STACKS or (dim is not NO_LITERAL and _unsqueezed_at(node, written, dim))
+    return Tensor(first.kind, first.origin, apart and all(t.whole for t in tensors))
+
+
+def _unsqueezed_at(node: ast.Call, pieces: list[Value], dim: object) -> bool:
+    """Every piece is written ``x.unsqueeze(dim)`` or ``torch.unsqueeze(x, dim)`` in the
+    call, or is the empty start of an accumulator (``torch.tensor([])``)."""
+    written = node.args[0] if node.args else None
+    if not isinstance(written, (ast.Tuple, ast.List)) or len(written.elts) != len(pieces):
+        return False
+    unsqueezed = 0
+    for piece, value in zip(written.elts, pieces):
+        if value == EMPTY_TENSOR:
+            continue
+        if not (isinstance(piece, ast.Call) and isinstance(piece.func, ast.Attribute)
+                and piece.func.attr == "unsqueeze"):
+            return False
+        # torch.unsqueeze(x, dim) or x.unsqueeze(dim)
+        given = literal(piece.args[1]) if len(piece.args) == 2 else _dim_argument(piece, 0)
+        if given != dim:
+            return False
+        unsqueezed += 1
+    return unsqueezed > 0
 
 
 def _loss_object(qualname: str, node: ast.expr | None, frame: Frame) -> Value:

@@ -167,10 +167,15 @@ class ExpOf(Value):
 @dataclass(frozen=True)
 class Fresh(Value):
     """A new buffer (``torch.zeros(n)``): filled with exp values it is an exp, for a
-    hand-written softmax (``buf[i] = exp(s_i)``, then ``buf /= buf.sum()``)."""
+    hand-written softmax (``buf[i] = exp(s_i)``, then ``buf /= buf.sum()``). ``empty``:
+    ``torch.tensor([])``, the start of an accumulator that ``torch.cat`` grows; it adds
+    nothing to what it is concatenated with."""
+
+    empty: bool = False
 
 
 FRESH = Fresh()
+EMPTY_TENSOR = Fresh(empty=True)
 
 
 @dataclass(frozen=True)

@@ -106,10 +106,16 @@ MODEL_WRAPPERS = frozenset(
 )
 
 PARTIAL = frozenset({"functools.partial"})
+# Copies: the same model, loss or tensor kind as the original (``copy.deepcopy(global_net)``
+# handed to each client of a federated round).
+COPIES = frozenset({"copy.deepcopy", "copy.copy"})
 
 # New buffers, filled later (a hand-written softmax writes exp values into one).
 FRESH_BUFFERS = frozenset({"torch.zeros", "torch.empty", "torch.zeros_like", "torch.empty_like"})
 FRESH_BUFFER_METHODS = frozenset({"new_zeros", "new_empty"})
+# Tensors built from their data: with a literal empty list (``torch.tensor([])``), an empty
+# accumulator that ``torch.cat`` grows in a loop.
+TENSORS_FROM_DATA = frozenset({"torch.tensor", "torch.Tensor", "torch.FloatTensor", "torch.as_tensor"})
 # Python builtins over lists whose items the analysis follows (unless the name is
 # rebound): ``for t, out in enumerate(outputs)``. What each yields of its arguments' items.
 SEQUENCE_BUILTINS: dict[str, str] = {"enumerate": "enumerate", "zip": "zip", "reversed": "reversed",
@@ -198,6 +204,7 @@ TENSOR_ATTRIBUTES: dict[str, Keeps] = {"data": Keeps.CLASS_DIM, "T": Keeps.CLASS
 # Joining functions: a list of tensors of one kind, joined along a dim (default 0: the
 # batch). Along the batch the class dim is kept; along any other dim only elementwise.
 CONCATENATIONS = frozenset({"torch.cat", "torch.concat", "torch.concatenate", "torch.stack"})
+STACKS = frozenset({"torch.stack"})  # joined along a new dim: the pieces' rows stay whole
 
 # Methods of a module or loss object that return the object itself.
 SELF_RETURNING_METHODS = frozenset(
