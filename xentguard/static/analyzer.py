@@ -47,6 +47,7 @@ from xentguard.static.scopes import ClassInfo, FunctionInfo, Scope
 from xentguard.static.source import SourceFile
 from xentguard.static.syntax import (
     NO_LITERAL,
+    Fact,
     Frame,
     branch_cases,
     branch_taken,
@@ -180,9 +181,12 @@ class Analyzer(Expressions, Calls):
         bound_self: Value | None,
         args: tuple[Value, ...],
         kwargs: tuple[tuple[str, Value], ...],
+        facts: tuple[Fact, ...] = (),
     ) -> Value:
+        """What ``fn`` returns for these arguments; ``facts``: the settings its caller's
+        tests select, for a function its module runs only under such tests."""
         args = _without_unknown_tail(fn, bound_self, args)
-        key = (fn, bound_self, args, kwargs)
+        key: tuple[object, ...] = (fn, bound_self, args, kwargs, facts) if facts else (fn, bound_self, args, kwargs)
         cached = self._summaries.get(key)
         # What a walk sees of an instance grows when a setter or the class's user stores a
         # loss or a model on it: a summary holds while every attribute it read (through
@@ -206,7 +210,7 @@ class Analyzer(Expressions, Calls):
         reads: AttributeReads = {}
         self._reads.append(reads)
         try:
-            result = self._walk_function(fn, bound_self, args, kwargs)
+            result = self._walk_function(fn, bound_self, args, kwargs, facts)
         finally:
             self._in_progress.discard(key)
             self._stack.pop()
@@ -241,10 +245,11 @@ class Analyzer(Expressions, Calls):
         bound_self: Value | None,
         args: tuple[Value, ...],
         kwargs: tuple[tuple[str, Value], ...],
+        facts: tuple[Fact, ...] = (),
     ) -> Value:
         node = fn.node
         scope = Scope(fn.closure, fn.local_names)
-        frame = Frame(fn.file, scope, fn=fn, literals=bool(args or kwargs))
+        frame = Frame(fn.file, scope, fn=fn, literals=bool(args or kwargs), facts=facts, callers_facts=bool(facts))
         params = fn.params
         positional = list(args)
         if bound_self is not None and params:

@@ -40,14 +40,16 @@ from xentguard.static.scopes import ClassInfo, FunctionInfo
 from xentguard.static.source import SourceFile
 from xentguard.static.syntax import (
     NO_LITERAL,
+    Fact,
     Frame,
     argument,
+    claims_cases,
     describe_case,
-    guards,
     in_case,
     literal,
     log_target_set,
     narrow,
+    run_under_settings,
     setting_root,
 )
 
@@ -68,7 +70,7 @@ class Calls:
         def compute_attributes(self, cls: ClassInfo) -> None: ...
         def worth_walking(self, fn: FunctionInfo) -> bool: ...
         def summary(self, fn: FunctionInfo, bound_self: Value | None, args: tuple[Value, ...],
-                    kwargs: tuple[tuple[str, Value], ...]) -> Value: ...
+                    kwargs: tuple[tuple[str, Value], ...], facts: tuple[Fact, ...] = ()) -> Value: ...
 
     def ev_call(self, node: ast.Call, frame: Frame, discarded: bool = False) -> Value:
         """What the call returns. ``discarded``: a statement of its own, its value unused."""
@@ -173,7 +175,7 @@ class Calls:
         if isinstance(callee, Ref):
             return self.call_torch(api.canonical(callee.qualname), node, args, kwargs, frame)
         if isinstance(callee, LossFn):
-            self.checks.loss_call(callee, node, args, kwargs, frame.file, frame.scope, guards(frame))
+            self.checks.loss_call(callee, node, args, kwargs, frame.file, frame.scope, frame)
             return UNKNOWN
         if isinstance(callee, Layer):
             if callee.produces is not None:
@@ -209,7 +211,7 @@ class Calls:
             case_kwargs = tuple((k, narrow(v, case_frame.facts)) for k, v in kwargs)
             # Which loss is called depends on the setting: its findings name the setting.
             named = isinstance(member, LossFn)
-            if named and not _guarded_by(frame, callee.subject):
+            if named and not claims_cases(frame, callee.subject):
                 return UNKNOWN  # a test around this call may select the cases that are right
             if named:
                 self.checks.conditions.append(describe_case(callee, key))
@@ -235,14 +237,16 @@ class Calls:
             return UNKNOWN
         fn = callee.fn
         tested = fn.facts.tested_parameters
+        # ``if args.arch == "log": nll_step(x, y)``: the callee reads the case its caller's test selects.
+        facts = frame.facts if frame.facts and not frame.unnamed_setting and run_under_settings(fn) else ()
         if not passes_kind and not (tested and _selects_branch(args, kwargs)):
-            return self.summary(fn, callee.bound_self, (), ())
+            return self.summary(fn, callee.bound_self, (), (), facts)
         args, kwargs, entries = self.enter(node, f"{fn.name}()", args, kwargs, frame, tested)
         args, kwargs = _with_settings(fn, callee.bound_self, node, args, kwargs, frame)
         site = self.checks.origin(f"{frame.file.short(node.func)}(...)", node, frame.file)
         self.checks.context.append(site)
         try:
-            return _left(self.summary(fn, callee.bound_self, args, kwargs), entries)
+            return _left(self.summary(fn, callee.bound_self, args, kwargs, facts), entries)
         finally:
             self.checks.context.pop()
 
@@ -285,7 +289,7 @@ class Calls:
         loss = api.LOSS_FUNCTIONS.get(name)
         if loss is not None:
             fn = LossFn(loss, file.short(node.func), None)
-            self.checks.loss_call(fn, node, args, kwargs, file, frame.scope, guards(frame))
+            self.checks.loss_call(fn, node, args, kwargs, file, frame.scope, frame)
             return UNKNOWN
         kind = api.PRODUCER_LAYERS.get(name)
         if kind is not None:
@@ -408,7 +412,7 @@ class Calls:
             return  # the library takes log of the output first: probabilities are what it expects
         called = frame.file.short(node.func)
         display = f"{loss.spelled} (called by {called} with the output of {frame.file.short(model_node)})"
-        self.checks.loss_input(loss, output, model_node, node, display, frame.file, frame.scope, guards(frame))
+        self.checks.loss_input(loss, output, model_node, node, display, frame.file, frame.scope, frame)
 
     def sequential_output(self, seq: Sequential, args: tuple[Value, ...], node: ast.Call, frame: Frame) -> Value:
         value: Value = args[0] if args else UNKNOWN
@@ -453,12 +457,6 @@ def _overwrites(receiver: Value, func: ast.Attribute) -> bool:
     method = func.attr
     return (isinstance(receiver, Tensor) and method.endswith("_") and not method.startswith("_")
             and method not in api.TENSOR_METHODS)
-
-
-def _guarded_by(frame: Frame, subject: str) -> bool:
-    """Whether the tests around the current walk name no setting but ``subject``."""
-    around = guards(frame)
-    return around is not None and not around - {subject}
 
 
 def _with_settings(fn: FunctionInfo, bound_self: Value | None, node: ast.Call, args: tuple[Value, ...],

@@ -29,7 +29,7 @@ from xentguard.static.kinds import (
 )
 from xentguard.static.scopes import Scope
 from xentguard.static.source import SourceFile
-from xentguard.static.syntax import Guards, argument, describe_case, log_target_set
+from xentguard.static.syntax import Frame, argument, claims_cases, describe_case, log_target_set
 
 
 class Checks:
@@ -127,16 +127,17 @@ class Checks:
         kwargs: tuple[tuple[str, Value], ...],
         file: SourceFile,
         scope: Scope,
-        guards: Guards = frozenset(),
+        frame: Frame | None = None,
     ) -> None:
         """XG101-XG104, XG106, XG107, XG110: the wrong kind reaches a loss's input.
-        ``guards``: the settings the tests around the call name (see ``syntax.guards``)."""
+        ``frame``: the walk at the call, whose tests decide what is claimed for some
+        settings only (see ``syntax.claims_cases``)."""
         if loss.bound_args:
             return
         input_node, value = argument(node, args, kwargs, 0, "input")
         display = self._loss_display(loss, node, file)
         if input_node is not None:
-            self.loss_input(loss, value, input_node, node, display, file, scope, guards)
+            self.loss_input(loss, value, input_node, node, display, file, scope, frame)
         self.loss_target(loss, node, args, kwargs, display, file)
 
     def loss_target(self, loss: LossFn, node: ast.Call, args: tuple[Value, ...],
@@ -163,7 +164,7 @@ class Checks:
         display: str,
         file: SourceFile,
         scope: Scope,
-        guards: Guards = frozenset(),
+        frame: Frame | None = None,
     ) -> None:
         """``value`` reaches the input of ``loss`` (shown as ``display``) at ``at``.
 
@@ -172,10 +173,10 @@ class Checks:
         loss call stays silent, as it is correct for other callers. An input chosen by a
         setting is checked in each case, and the finding names the case when not all agree;
         under a test of another setting, or of one the walk cannot name, such a finding is no
-        claim: that test may select exactly the cases that are right.
+        claim: that test may select exactly the cases that are right (``claims_cases``).
         """
         if isinstance(value, Cases):
-            self._cases_input(loss, value, input_node, at, display, file, scope, guards)
+            self._cases_input(loss, value, input_node, at, display, file, scope, frame)
             return
         if not isinstance(value, Tensor) or not value.whole:
             return
@@ -212,10 +213,10 @@ class Checks:
         )
 
     def _cases_input(self, loss: LossFn, value: Cases, input_node: ast.expr, at: ast.AST, display: str,
-                     file: SourceFile, scope: Scope, guards: Guards) -> None:
+                     file: SourceFile, scope: Scope, frame: Frame | None) -> None:
         codes = {_input_code(loss, v) for v in value.values() if not isinstance(v, Unbound)}
-        if len(codes) > 1 and (guards is None or guards - {value.subject}):
-            return  # a test around this call may select the very cases that are right
+        if len(codes) > 1 and frame is not None and not claims_cases(frame, value.subject):
+            return  # a test around this call, or around the calls of its function, may select the right cases
         for key, case in [*value.cases, (OTHERWISE, value.otherwise)]:
             if _input_code(loss, case) is None:
                 continue

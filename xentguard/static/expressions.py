@@ -33,6 +33,7 @@ from xentguard.static.kinds import (
 from xentguard.static.scopes import AttributesState, ClassInfo, FunctionInfo, Scope
 from xentguard.static.syntax import (
     NO_LITERAL,
+    Fact,
     Frame,
     branch_cases,
     branch_taken,
@@ -65,7 +66,7 @@ class Expressions:
 
         def ev_call(self, node: ast.Call, frame: Frame, discarded: bool = False) -> Value: ...
         def summary(self, fn: FunctionInfo, bound_self: Value | None, args: tuple[Value, ...],
-                    kwargs: tuple[tuple[str, Value], ...]) -> Value: ...
+                    kwargs: tuple[tuple[str, Value], ...], facts: tuple[Fact, ...] = ()) -> Value: ...
         def assign(self, target: ast.expr, value: Value, frame: Frame, source: ast.expr | None,
                    stmt: ast.stmt | None) -> None: ...
         def _defaults(self, args: ast.arguments, frame: Frame) -> dict[str, Value]: ...

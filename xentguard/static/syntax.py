@@ -4,6 +4,7 @@ and tests on ``self.training``; plus the walk state (:class:`Frame`)."""
 from __future__ import annotations
 
 import ast
+import weakref
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -29,8 +30,11 @@ class Frame:
     # Inside a branch of a test that names no setting the walk knows (``if self.cfg.loss ==
     # "nll"``, ``opts.loss == "nll"`` with ``opts`` unknown, ``args.loss in (...)``, a
     # ``match`` case): it may still depend on the setting a value's cases are chosen by, so
-    # a finding that holds in some cases only is no claim here (see ``guards``).
+    # a finding that holds in some cases only is no claim here (see ``claims_cases``).
     unnamed_setting: bool = False
+    # ``facts`` came from the caller: a function its module runs only under tests of
+    # settings, walked for one such call (see ``claims_cases``).
+    callers_facts: bool = False
 
 
 # A test on a setting: ``args.arch == "a"`` is (dump of args.arch, "a", True); ``not
@@ -69,7 +73,7 @@ def subframe(frame: Frame, scope: Scope, eval_only: bool, fact: Fact | None = No
     a test on a setting it cannot name)."""
     facts = frame.facts if fact is None else (*frame.facts, fact)
     return Frame(frame.file, scope, frame.fn, frame.self_name, [], eval_only, frame.literals, facts,
-                 frame.unnamed_setting or unnamed_setting)
+                 frame.unnamed_setting or unnamed_setting, frame.callers_facts)
 
 
 def setting_test(test: ast.expr, frame: Frame) -> tuple[Fact, str] | None:
@@ -126,15 +130,84 @@ def setting_flag(expr: ast.expr, frame: Frame) -> SettingFlag | None:
     return SettingFlag(fact, shown)
 
 
-# The settings (subjects) the tests around a walk's current point name; None: one of them
-# tests a setting the walk cannot name.
-Guards = frozenset[str] | None
+def claims_cases(frame: Frame, subject: str) -> bool:
+    """Whether a finding that holds only in some cases of the setting ``subject`` is a
+    claim at the walk's current point. Not under a test of another setting or of one the
+    walk cannot name (it may select exactly the right cases), and not in a function its
+    module calls only under tests of settings (``if args.arch == "log": nll_step(x, y)``:
+    which cases reach it is its callers' to say), unless this walk is for one of those calls
+    and knows what its tests select."""
+    if frame.unnamed_setting or any(tested != subject for tested, _, _ in frame.facts):
+        return False
+    return frame.callers_facts or not run_under_settings(frame.fn)
 
 
-def guards(frame: Frame) -> Guards:
-    if frame.unnamed_setting:
-        return None
-    return frozenset(subject for subject, _, _ in frame.facts)
+def run_under_settings(fn: FunctionInfo | None) -> bool:
+    """A module-level function its module calls only under tests of settings."""
+    return fn is not None and fn.cls is None and id(fn.node) in _run_under_settings(fn.file)
+
+
+_RUN_UNDER_SETTINGS: weakref.WeakKeyDictionary[SourceFile, frozenset[int]] = weakref.WeakKeyDictionary()
+
+
+def _run_under_settings(file: SourceFile) -> frozenset[int]:
+    found = _RUN_UNDER_SETTINGS.get(file)
+    if found is None:
+        found = _RUN_UNDER_SETTINGS[file] = _functions_run_under_settings(file.tree)
+    return found
+
+
+def _functions_run_under_settings(tree: ast.Module) -> frozenset[int]:
+    """The module-level functions (as ``id`` of their nodes) that the module uses only by
+    calling them by name under a test on a setting (the shape of ``setting_test``:
+    ``args.arch == "log"``, ``use_nll``): in a branch of it, or after it in the same block
+    when one of its branches always leaves. Any other use of the name (an unguarded call,
+    a reference) keeps a function out; so does a module that never calls it."""
+    functions = {node.name: node for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    if not functions:
+        return frozenset()
+    guarded: set[str] = set()
+    elsewhere: set[str] = set()
+    stack: list[tuple[ast.AST, bool]] = [(tree, False)]
+    while stack:
+        node, under = stack.pop()
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in functions:
+            (guarded if under else elsewhere).add(node.func.id)
+            stack.extend((child, under) for child in [*node.args, *node.keywords])
+            continue
+        if isinstance(node, ast.Name) and node.id in functions:
+            elsewhere.add(node.id)  # handed on as a value: called from anywhere
+            continue
+        shaped = isinstance(node, (ast.If, ast.IfExp)) and _setting_shaped(node.test)
+        for name, value in ast.iter_fields(node):
+            branch = under or (shaped and name in ("body", "orelse"))
+            if isinstance(value, list):
+                stack.extend(_block(value, branch))
+            elif isinstance(value, ast.AST):
+                stack.append((value, branch))
+    return frozenset(id(functions[name]) for name in guarded - elsewhere)
+
+
+def _block(items: list[object], under: bool) -> list[tuple[ast.AST, bool]]:
+    """The nodes of a field's list; in a block of statements, what follows an ``if`` on a
+    setting one of whose branches always leaves runs under that test too."""
+    found: list[tuple[ast.AST, bool]] = []
+    for item in items:
+        if not isinstance(item, ast.AST):
+            continue
+        found.append((item, under))
+        if isinstance(item, ast.If) and _setting_shaped(item.test) and (_leaves(item.body) or _leaves(item.orelse)):
+            under = True
+    return found
+
+
+def _setting_shaped(test: ast.expr) -> bool:
+    tested = _tested_subject(test)
+    return tested is not None and isinstance(tested[1], ast.Name)
+
+
+def _leaves(body: list[ast.stmt]) -> bool:
+    return bool(body) and isinstance(body[-1], (ast.Return, ast.Raise, ast.Continue, ast.Break))
 
 
 def _tested_subject(test: ast.expr) -> tuple[ast.expr, ast.expr, object, bool] | None:
@@ -202,7 +275,7 @@ def branch_cases(fact: Fact, shown: str) -> Callable[[list[Value]], Value]:
 def in_case(frame: Frame, value: Cases, key: object) -> Frame:
     """``frame`` knowing that ``value`` is its case ``key``."""
     return Frame(frame.file, frame.scope, frame.fn, frame.self_name, frame.returns, frame.eval_only,
-                 frame.literals, (*frame.facts, *case_facts(value, key)), frame.unnamed_setting)
+                 frame.literals, (*frame.facts, *case_facts(value, key)), frame.unnamed_setting, frame.callers_facts)
 
 
 def describe_case(value: Cases, key: object) -> str:
