@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Union
 
 from xentguard.static import torch_api as api
+from xentguard.static.kinds import TRUTHY
 from xentguard.static.walk import SPLIT_FIELDS, child_nodes, split_fields, walk
 
 FunctionNode = Union[ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda]
@@ -285,19 +286,32 @@ def imports_trainer(node: ast.Import | ast.ImportFrom) -> bool:
 def _tested_roots(test: ast.expr) -> list[ast.Name]:
     """The names a test reads a setting from (see ``syntax.setting_test``): ``opts.loss ==
     "nll"``, ``not cfg.model.use_softmax``, ``use_nll``, and ``and`` / ``or`` of those."""
-    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
-        return _tested_roots(test.operand)
     if isinstance(test, ast.BoolOp):
         return [name for value in test.values for name in _tested_roots(value)]
+    tested = tested_subject(test)
+    return [tested[1]] if tested is not None and isinstance(tested[1], ast.Name) else []
+
+
+def tested_subject(test: ast.expr) -> tuple[ast.expr, ast.expr, object, bool] | None:
+    """(subject, root of its attribute chain, key, holds) of a test on one value: ``x.a ==
+    "k"``, ``x.a != 3``, ``x.a``, ``not x.a`` (key ``TRUTHY``); None for any other test."""
+    holds = True
+    while isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        test, holds = test.operand, not holds
+    key: object = TRUTHY
+    subject = test
     if isinstance(test, ast.Compare):
         if len(test.ops) != 1 or not isinstance(test.ops[0], (ast.Eq, ast.NotEq)):
-            return []
-        if not isinstance(test.comparators[0], ast.Constant):
-            return []
-        test = test.left
-    while isinstance(test, ast.Attribute):
-        test = test.value
-    return [test] if isinstance(test, ast.Name) else []
+            return None
+        constant = test.comparators[0]
+        if not (isinstance(constant, ast.Constant) and isinstance(constant.value, (str, int, bool))):
+            return None
+        subject, key = test.left, constant.value
+        holds = holds == isinstance(test.ops[0], ast.Eq)
+    root = subject
+    while isinstance(root, ast.Attribute):
+        root = root.value
+    return subject, root, key, holds
 
 
 def _tested_names(test: ast.expr) -> list[ast.Name]:

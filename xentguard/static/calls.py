@@ -175,7 +175,7 @@ class Calls:
         if isinstance(callee, Ref):
             return self.call_torch(api.canonical(callee.qualname), node, args, kwargs, frame)
         if isinstance(callee, LossFn):
-            self.checks.loss_call(callee, node, args, kwargs, frame.file, frame.scope, frame)
+            self.checks.loss_call(callee, node, args, kwargs, frame)
             return UNKNOWN
         if isinstance(callee, Layer):
             if callee.produces is not None:
@@ -289,7 +289,7 @@ class Calls:
         loss = api.LOSS_FUNCTIONS.get(name)
         if loss is not None:
             fn = LossFn(loss, file.short(node.func), None)
-            self.checks.loss_call(fn, node, args, kwargs, file, frame.scope, frame)
+            self.checks.loss_call(fn, node, args, kwargs, frame)
             return UNKNOWN
         kind = api.PRODUCER_LAYERS.get(name)
         if kind is not None:
@@ -412,7 +412,7 @@ class Calls:
             return  # the library takes log of the output first: probabilities are what it expects
         called = frame.file.short(node.func)
         display = f"{loss.spelled} (called by {called} with the output of {frame.file.short(model_node)})"
-        self.checks.loss_input(loss, output, model_node, node, display, frame.file, frame.scope, frame)
+        self.checks.loss_input(loss, output, model_node, node, display, frame)
 
     def sequential_output(self, seq: Sequential, args: tuple[Value, ...], node: ast.Call, frame: Frame) -> Value:
         value: Value = args[0] if args else UNKNOWN
@@ -472,7 +472,7 @@ def _with_settings(fn: FunctionInfo, bound_self: Value | None, node: ast.Call, a
     for index, (param, arg) in enumerate(zip(params, node.args[:len(positional)])):
         if param.arg in wanted and type(positional[index]) is Unknown:
             positional[index] = setting_root(arg, frame) or positional[index]
-    named = dict(kwargs)
+    named = {k for k, _ in kwargs}
     added = tuple((k.arg, root) for k in node.keywords
                   if k.arg in wanted and k.arg not in named and (root := setting_root(k.value, frame)) is not None)
     return tuple(positional), kwargs + added

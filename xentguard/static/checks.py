@@ -125,20 +125,18 @@ class Checks:
         node: ast.Call,
         args: tuple[Value, ...],
         kwargs: tuple[tuple[str, Value], ...],
-        file: SourceFile,
-        scope: Scope,
-        frame: Frame | None = None,
+        frame: Frame,
     ) -> None:
         """XG101-XG104, XG106, XG107, XG110: the wrong kind reaches a loss's input.
-        ``frame``: the walk at the call, whose tests decide what is claimed for some
-        settings only (see ``syntax.claims_cases``)."""
+        ``frame``: the walk at the call (its tests decide what is claimed for some settings
+        only: see ``syntax.claims_cases``)."""
         if loss.bound_args:
             return
         input_node, value = argument(node, args, kwargs, 0, "input")
-        display = self._loss_display(loss, node, file)
+        display = self._loss_display(loss, node, frame.file)
         if input_node is not None:
-            self.loss_input(loss, value, input_node, node, display, file, scope, frame)
-        self.loss_target(loss, node, args, kwargs, display, file)
+            self.loss_input(loss, value, input_node, node, display, frame)
+        self.loss_target(loss, node, args, kwargs, display, frame.file)
 
     def loss_target(self, loss: LossFn, node: ast.Call, args: tuple[Value, ...],
                     kwargs: tuple[tuple[str, Value], ...], display: str, file: SourceFile) -> None:
@@ -162,11 +160,10 @@ class Checks:
         input_node: ast.expr,
         at: ast.AST,
         display: str,
-        file: SourceFile,
-        scope: Scope,
-        frame: Frame | None = None,
+        frame: Frame,
     ) -> None:
-        """``value`` reaches the input of ``loss`` (shown as ``display``) at ``at``.
+        """``value`` reaches the input of ``loss`` (shown as ``display``) at ``at``, in the
+        walk ``frame``.
 
         A tensor that came in through a parameter is reported at the caller's argument
         (its :class:`Entry`), naming the loss reached inside the callee; the callee's own
@@ -176,8 +173,9 @@ class Checks:
         claim: that test may select exactly the cases that are right (``claims_cases``).
         """
         if isinstance(value, Cases):
-            self._cases_input(loss, value, input_node, at, display, file, scope, frame)
+            self._cases_input(loss, value, input_node, at, display, frame)
             return
+        file = frame.file
         if not isinstance(value, Tensor) or not value.whole:
             return
         code = api.LOSS_RULES[loss.loss].get(value.kind)
@@ -207,15 +205,15 @@ class Checks:
             input_node,
             file,
             evidence,
-            fixes.for_loss_input(code, input_node, value, file, scope),
+            fixes.for_loss_input(code, input_node, value, file, frame.scope),
             loss=display,
             source=self.describe(value.origin, file),
         )
 
     def _cases_input(self, loss: LossFn, value: Cases, input_node: ast.expr, at: ast.AST, display: str,
-                     file: SourceFile, scope: Scope, frame: Frame | None) -> None:
+                     frame: Frame) -> None:
         codes = {_input_code(loss, v) for v in value.values() if not isinstance(v, Unbound)}
-        if len(codes) > 1 and frame is not None and not claims_cases(frame, value.subject):
+        if len(codes) > 1 and not claims_cases(frame, value.subject):
             return  # a test around this call, or around the calls of its function, may select the right cases
         for key, case in [*value.cases, (OTHERWISE, value.otherwise)]:
             if _input_code(loss, case) is None:
@@ -223,7 +221,7 @@ class Checks:
             if len(codes) > 1:
                 self.conditions.append(describe_case(value, key))
             try:
-                self.loss_input(loss, case, input_node, at, display, file, scope)
+                self.loss_input(loss, case, input_node, at, display, frame)
             finally:
                 if len(codes) > 1:
                     self.conditions.pop()

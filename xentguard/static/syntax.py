@@ -8,6 +8,7 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Callable
 
+from xentguard.static.body_facts import tested_subject
 from xentguard.static.kinds import OTHERWISE, TRUTHY, UNKNOWN, Cases, Const, SettingFlag, SettingRoot, Value, cases
 from xentguard.static.scopes import FunctionInfo, Scope
 from xentguard.static.source import SourceFile
@@ -81,7 +82,7 @@ def setting_test(test: ast.expr, frame: Frame) -> tuple[Fact, str] | None:
     ``args.model == "Transformer"``, ``cfg.arch != "mlp"``, ``args.cnn``, ``not DEBUG``. The
     setting is a name (or its attributes) that is not local to the function walked, or
     read from a parameter its caller passed settings to (a :class:`SettingRoot`)."""
-    tested = _tested_subject(test)
+    tested = tested_subject(test)
     if tested is None:
         return None
     subject, root, key, holds = tested
@@ -124,10 +125,7 @@ def setting_flag(expr: ast.expr, frame: Frame) -> SettingFlag | None:
     if not isinstance(expr, (ast.Compare, ast.UnaryOp, ast.Attribute)):
         return None
     setting = setting_test(expr, frame)
-    if setting is None:
-        return None
-    fact, shown = setting
-    return SettingFlag(fact, shown)
+    return SettingFlag(*setting) if setting is not None else None
 
 
 def claims_cases(frame: Frame, subject: str) -> bool:
@@ -202,34 +200,12 @@ def _block(items: list[object], under: bool) -> list[tuple[ast.AST, bool]]:
 
 
 def _setting_shaped(test: ast.expr) -> bool:
-    tested = _tested_subject(test)
+    tested = tested_subject(test)
     return tested is not None and isinstance(tested[1], ast.Name)
 
 
 def _leaves(body: list[ast.stmt]) -> bool:
     return bool(body) and isinstance(body[-1], (ast.Return, ast.Raise, ast.Continue, ast.Break))
-
-
-def _tested_subject(test: ast.expr) -> tuple[ast.expr, ast.expr, object, bool] | None:
-    """(subject, root of its attribute chain, key, holds) of a test on one value: ``x.a ==
-    "k"``, ``x.a != 3``, ``x.a``, ``not x.a``; None for any other test."""
-    holds = True
-    while isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
-        test, holds = test.operand, not holds
-    key: object = TRUTHY
-    subject = test
-    if isinstance(test, ast.Compare):
-        if len(test.ops) != 1 or not isinstance(test.ops[0], (ast.Eq, ast.NotEq)):
-            return None
-        constant = test.comparators[0]
-        if not (isinstance(constant, ast.Constant) and isinstance(constant.value, (str, int, bool))):
-            return None
-        subject, key = test.left, constant.value
-        holds = holds == isinstance(test.ops[0], ast.Eq)
-    root = subject
-    while isinstance(root, ast.Attribute):
-        root = root.value
-    return subject, root, key, holds
 
 
 def narrow(value: Value, facts: tuple[Fact, ...]) -> Value:
