@@ -23,8 +23,6 @@ KNOWN_MISSES = {
     "066_merlin_binary_output_default_loss": "the sigmoid is one of a block's parts, run in a loop over an "
                                              "nn.ModuleList built from *args, and the loss is `loss or "
                                              "DEFAULT_LOSS_CLS()`",
-    "067_resa_exist_head_trainer_module": "the trainer and the net are built by a Registry instance from a config "
-                                          "dict (self.classes[spec['type']])",
 }
 
 BUGS = cases("bugs")

@@ -43,6 +43,7 @@ from xentguard.static.kinds import (
     map_cases,
 )
 from xentguard.static.prefilter import import_statements
+from xentguard.static.registry_reads import RegistryFiles, RegistryReads
 from xentguard.static.scopes import ClassInfo, FunctionInfo, Scope
 from xentguard.static.source import SourceFile
 from xentguard.static.syntax import (
@@ -79,7 +80,7 @@ AttributeReads = dict[tuple[ClassInfo, str], "Value | None"]
 _MAX_REWALKS = 2
 
 
-class Analyzer(Expressions, Calls):
+class Analyzer(Expressions, Calls, RegistryReads):
     def __init__(
         self,
         checks: Checks,
@@ -87,12 +88,14 @@ class Analyzer(Expressions, Calls):
         module_attribute: ModuleAttribute | None = None,
         public_names: PublicNames | None = None,
         imported_name_consumes: ImportedNameConsumes | None = None,
+        registry_files: RegistryFiles | None = None,
     ) -> None:
         self.checks = checks
         self.resolve_import = resolve_import
         self.module_attribute = module_attribute
         self.public_names = public_names
         self.imported_name_consumes = imported_name_consumes
+        self.init_registries(registry_files)
         # key -> (result, the attributes the walk read: (class, name) -> what it read).
         self._summaries: dict[tuple[object, ...], tuple[Value, AttributeReads]] = {}
         self._reads: list[AttributeReads] = []  # one per walk in progress, innermost last
@@ -466,6 +469,10 @@ class Analyzer(Expressions, Calls):
         ``out.update({...})`` change what ``seq``, ``layers``, ``out`` hold."""
         if isinstance(node, ast.Call):
             self.ev_call(node, frame, discarded=True)
+            if (len(node.args) == 1 and not node.keywords and isinstance(node.args[0], (ast.Name, ast.Attribute))
+                    and frame.fn is None and frame.scope.parent is None):
+                # ``NETS.register_module(LaneNet)`` registers as the decorator does.
+                self.note_decorators([node.func], [self.ev(node.func, frame)], self.ev(node.args[0], frame), frame)
         else:
             self.ev(node, frame)
         if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
@@ -651,14 +658,15 @@ class Analyzer(Expressions, Calls):
     # ---------------------------------------------------------- definitions
     def define_function(self, node: ast.FunctionDef | ast.AsyncFunctionDef, frame: Frame,
                         cls: ClassInfo | None, closure: Scope) -> FunctionInfo:
-        for decorator in node.decorator_list:
-            self.ev(decorator, frame)
+        decorators = [self.ev(decorator, frame) for decorator in node.decorator_list]
         prefix = f"{cls.name}." if cls is not None else ""
         fn = FunctionInfo(node, prefix + node.name, frame.file, closure, cls)
         fn.defaults = self._defaults(node.args, frame)
         self.queue(fn)
         if cls is None:
             frame.scope.bind(node.name, Binding(FunctionRef(fn)))
+            if decorators:
+                self.note_decorators(node.decorator_list, decorators, FunctionRef(fn), frame)
         return fn
 
     def _defaults(self, args: ast.arguments, frame: Frame) -> dict[str, Value]:
@@ -672,8 +680,7 @@ class Analyzer(Expressions, Calls):
         return defaults
 
     def define_class(self, node: ast.ClassDef, frame: Frame) -> None:
-        for decorator in node.decorator_list:
-            self.ev(decorator, frame)
+        decorators = [self.ev(decorator, frame) for decorator in node.decorator_list]
         bases = tuple(self.ev(base, frame) for base in node.bases)
         for keyword in node.keywords:
             self.ev(keyword.value, frame)
@@ -689,6 +696,8 @@ class Analyzer(Expressions, Calls):
         for name, binding in body_scope.bindings.items():
             cls.class_attrs[name] = binding.value
         frame.scope.bind(node.name, Binding(ClassRef(cls)))
+        if decorators:
+            self.note_decorators(node.decorator_list, decorators, ClassRef(cls), frame)
 
 
 def _item_getter(index: int, count: int) -> Callable[[object, Value], Value]:

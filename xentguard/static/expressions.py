@@ -71,6 +71,7 @@ class Expressions:
                    stmt: ast.stmt | None) -> None: ...
         def _defaults(self, args: ast.arguments, frame: Frame) -> dict[str, Value]: ...
         def read_attribute(self, cls: ClassInfo, attr: str) -> Value | None: ...
+        def registry_read(self, container_node: ast.expr, frame: Frame) -> Value | None: ...
 
     def ev(self, node: ast.expr | None, frame: Frame) -> Value:
         if node is None:
@@ -167,6 +168,12 @@ class Expressions:
     def subscript(self, node: ast.Subscript, frame: Frame) -> Value:
         base = self.ev(node.value, frame)
         self.ev(node.slice, frame)
+        if (isinstance(base, Mapping) and not base.items and not base.sequence and isinstance(node.ctx, ast.Load)
+                and isinstance(node.value, (ast.Name, ast.Attribute))):
+            # An empty dict read: a registry, filled by decorators (``MODELS[cfg["type"]]``)?
+            registered = self.registry_read(node.value, frame)
+            if registered is not None:
+                return registered
         if isinstance(base, Cases):
             return map_cases(base, lambda _, member: self.item(member, node))
         return self.item(base, node)

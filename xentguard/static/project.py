@@ -24,6 +24,7 @@ from xentguard.static.findings import Finding
 from xentguard.static.heap import freeze_long_lived, parse_long_lived, release_frozen
 from xentguard.static.kinds import Deferred, ModuleValue, Value
 from xentguard.static.prefilter import import_statement_texts, might_have_findings
+from xentguard.static.registries import Container, decorator_leaf, module_registries, only_read_in
 from xentguard.static.scopes import Scope
 from xentguard.static.source import SourceFile, decode_python, universal_newlines
 from xentguard.static.text_facts import TextFacts
@@ -84,13 +85,16 @@ class Project:
         self._receivers: dict[str, dict[str, frozenset[str]]] = {}
         self._relevant_importers: dict[str, list[str]] = {}  # by stem: see relevant_importers
         self._directories: dict[str | tuple[str, str], str] = {}
+        self._untouched: dict[tuple[Container, str], bool] = {}  # see registry_files
+        self._registering_words: dict[str, frozenset[str]] = {}  # see _registry_home
         self._start_walking()
 
     def reset(self) -> None:
         """Forget every walked module (the text of one changed), and what was read off texts."""
         for cache in (self._text_facts, self._imports_loss_cache, self._relevant, self._consuming,
                       self._directory_files, self._isfile_cache, self._public, self._imported_consumes,
-                      self._receivers, self._imports_by_name, self._relevant_importers):
+                      self._receivers, self._imports_by_name, self._relevant_importers, self._untouched,
+                      self._registering_words):
             cache.clear()
         self._start_walking()
         release_frozen()  # what was walked can now be collected
@@ -99,7 +103,7 @@ class Project:
         self.checks = Checks(report_paths=None)
         if self.follow_imports:
             self.analyzer = Analyzer(self.checks, self.resolve_import, self.module_attribute, self.public_names,
-                                     self.imported_name_consumes)
+                                     self.imported_name_consumes, self.registry_files)
         else:
             self.analyzer = Analyzer(self.checks)
         self._modules: dict[str, ModuleValue | None] = {}  # abs path -> module (None: in progress/failed)
@@ -177,21 +181,76 @@ class Project:
             found = self._receivers[key] = receivers(tree)
         if not found:
             return []
+        registered = self._registered_definitions(key, tree)
         return [other for other in self.relevant_importers(key)
-                if any(self._may_use(self.text_facts(other), name, attributes) for name, attributes in found.items())]
+                if any(self._may_use(self.text_facts(other), name, attributes, registered.get(name))
+                       for name, attributes in found.items())]
 
     @staticmethod
-    def _may_use(importer: TextFacts, name: str, attributes: frozenset[str]) -> bool:
+    def _may_use(importer: TextFacts, name: str, attributes: frozenset[str], registry: str | None = None) -> bool:
         """Whether an importer's text can use the receiver ``name`` the way that matters: it
-        spells the name (any call or construction does), and, when the receiver depends on
-        attributes set by its user, assigns one of them (``.criterion =``) or subclasses it."""
-        if not importer.spells(name):
+        spells the name (any call or construction does; a definition that a registry holds
+        is built from the registry by a key, by a file importing it: ``registry`` is its
+        module's stem), and, when the receiver depends on attributes set by its user,
+        assigns one of them (``.criterion =``) or subclasses it."""
+        if not importer.spells(name) and not (registry is not None and registry in importer.imported_words):
             return False
         if not attributes:
             return True
         if SUBCLASSED in attributes and name in importer.base_words:
             return True
         return not importer.assigned_attributes.isdisjoint(attributes)
+
+    def _registered_definitions(self, key: str, tree: ast.Module) -> dict[str, str]:
+        """The module-level definitions of ``tree`` that a registry's decorator registers
+        (``@NETS.register_module``: see registries), each with the stem of the registry's
+        module: a file importing both may build them without spelling their names."""
+        found: dict[str, str] = {}
+        for stmt in tree.body:
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                for decorator in stmt.decorator_list:
+                    home = self._registry_home(key, tree, decorator)
+                    if home is not None:
+                        found[stmt.name] = _stem(home)
+        return found
+
+    def _registry_home(self, key: str, tree: ast.Module, decorator: ast.expr) -> str | None:
+        """The module whose registering function the decorator is: the one its root name
+        comes from (this one, or the one it is imported from)."""
+        leaf = decorator_leaf(decorator)
+        if leaf is None:
+            return None
+        word = leaf.id if isinstance(leaf, ast.Name) else leaf.attr
+        root: ast.expr = leaf
+        while isinstance(root, ast.Attribute):
+            root = root.value
+        if not isinstance(root, ast.Name):
+            return None
+        home = self._home_of(key, tree, root.id)
+        if home is None:
+            return None
+        words = self._registering_words.get(home)
+        if words is None:
+            file = self._files.get(home) or self._load(home)
+            registries = module_registries(file.tree) if file is not None and file.tree is not None else None
+            words = self._registering_words[home] = frozenset(
+                store.word for fn, store in registries.by_function.items() if registries.store_of(fn) is not None
+            ) if registries is not None else frozenset()
+        return home if word in words else None
+
+    def _home_of(self, key: str, tree: ast.Module, name: str) -> str | None:
+        """The project file a module-level name of ``tree`` is defined in: the module itself,
+        or the module a top-level import takes it from."""
+        for stmt in tree.body:
+            if isinstance(stmt, ast.ImportFrom):
+                for alias in stmt.names:
+                    if (alias.asname or alias.name) == name:
+                        return self._module_path(key, stmt.module or "", stmt.level)
+            elif isinstance(stmt, ast.Import):
+                for alias in stmt.names:
+                    if (alias.asname or alias.name.partition(".")[0]) == name:
+                        return self._module_path(key, alias.name if alias.asname else name, 0)
+        return key
 
     def relevant_importers(self, key: str) -> list[str]:
         """Project files whose import lines name this module and that can pass a kind, a
@@ -377,6 +436,44 @@ class Project:
             # library's, not the file itself.
             return None
         return self.analyse(path)
+
+    def registry_files(self, word: str, container: Container, registry: SourceFile) -> list[SourceFile] | None:
+        """The project files spelling ``word`` (a registering function's name), walked; None
+        while one of them is being walked (its registrations are not all made yet), or when
+        a file other than ``registry`` names the container other than to read it."""
+        own = os.path.abspath(registry.path)
+        untouched = self._untouched.get((container, own))
+        if untouched is None:
+            untouched = self._untouched[(container, own)] = all(
+                only_read_in(tree, container) for key, tree in self._trees_spelling(container[1]) if key != own)
+        if not untouched:
+            return None
+        files: list[SourceFile] = []
+        for key in self._spelling(word):
+            if key in self._walking:
+                return None
+            if self.analyse(key) is not None:
+                files.append(self._files[key])
+        return files
+
+    def _spelling(self, word: str) -> list[str]:
+        return [key for key in self._project_texts() if self.text_facts(key).spells(word)]
+
+    def _trees_spelling(self, word: str) -> list[tuple[str, ast.Module]]:
+        """The whole trees of the project files spelling ``word`` (parsed, not walked)."""
+        found: list[tuple[str, ast.Module]] = []
+        for key in self._spelling(word):
+            known = self._files.get(key)
+            if known is not None and not known.imports_only and known.tree is not None:
+                found.append((key, known.tree))
+                continue
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    found.append((key, ast.parse(self._project_texts()[key], key)))
+            except (SyntaxError, ValueError, MemoryError, RecursionError):
+                continue  # it cannot be imported either
+        return found
 
     def public_names(self, importer: SourceFile, module: str, level: int) -> list[str] | None:
         """What ``from module import *`` binds when module is a project file: a literal

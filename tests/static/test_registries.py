@@ -1,0 +1,101 @@
+"""The syntax of registries (see xentguard/static/registries.py): which functions store
+their parameter into a dict that only they write."""
+
+from __future__ import annotations
+
+import ast
+import textwrap
+
+import pytest
+
+from xentguard.static.registries import module_registries, only_read_in
+
+
+def registering(source: str) -> set[tuple[str, str, str]]:
+    """(word, container kind, container name) of every registering function."""
+    tree = ast.parse(textwrap.dedent(source))
+    found = module_registries(tree)
+    return {(store.word, *store.container) for fn, store in found.by_function.items() if found.store_of(fn)}
+
+
+GLOBAL = """
+    HEADS = {}
+
+    def register(cls):
+        HEADS[cls.__name__] = cls
+        return cls
+
+    def build(name):
+        return HEADS[name]() if name in HEADS else sorted(HEADS)
+"""
+
+
+def test_a_module_dict_filled_by_a_decorator_is_a_registry() -> None:
+    assert registering(GLOBAL) == {("register", "global", "HEADS")}
+
+
+def test_a_registry_class_and_a_decorator_factory() -> None:
+    assert registering("""
+        class Registry:
+            def __init__(self):
+                self.entries = dict()
+
+            def register_module(self, cls):
+                self.entries[cls.__name__] = cls
+                return cls
+
+            def build(self, spec):
+                return self.entries.get(spec["type"])
+
+        CRITERIA = {}
+
+        def register_criterion(name):
+            def add(cls):
+                CRITERIA[name] = cls
+                return cls
+            return add
+    """) == {("register_module", "attr", "entries"), ("register_criterion", "global", "CRITERIA")}
+
+
+@pytest.mark.parametrize("other_write", [
+    "HEADS = {'plain': object}",  # not created empty
+    "HEADS.update(extra)",  # written by a method
+    "HEADS['plain'] = object",  # written by another statement
+    "hand_over(HEADS)",  # handed to code that may write it
+    "ALIAS = HEADS",  # another name for it
+    "def reset():\n    global HEADS\n    HEADS = {}",  # rebound
+])
+def test_a_dict_written_otherwise_is_no_registry(other_write: str) -> None:
+    assert registering(textwrap.dedent(GLOBAL) + "\n" + other_write + "\n") == set()
+
+
+def test_a_store_of_something_else_than_the_first_parameter_registers_nothing() -> None:
+    assert registering("""
+        HEADS = {}
+
+        def register(cls, name):
+            HEADS[name] = cls.__name__
+            return cls
+
+        def keep(cls, other):
+            HEADS[cls.__name__] = other
+    """) == set()
+
+
+def test_a_local_dict_is_no_registry() -> None:
+    assert registering("""
+        def register(cls):
+            heads = {}
+            heads[cls.__name__] = cls
+            return heads
+    """) == set()
+
+
+@pytest.mark.parametrize(("source", "untouched"), [
+    ("from registry import HEADS\nnet = HEADS['a']()\nnames = list(HEADS)\n", True),
+    ("import registry\nregistry.HEADS['plain'] = object\n", False),
+    ("from registry import HEADS\nHEADS.setdefault('plain', object)\n", False),
+    ("from registry import HEADS\nHEADS['plain'] = object\n", False),
+])
+def test_other_files_must_only_read_the_registry(source: str, untouched: bool) -> None:
+    assert only_read_in(ast.parse(source), ("global", "HEADS")) is untouched

@@ -1,0 +1,280 @@
+"""Registries: dicts a decorator fills with the classes (or functions) it decorates, and
+that a builder indexes with a runtime key (issue 9, item 3: several classes, one value).
+
+    NETS = Registry("net")                      HEADS = {}
+    @NETS.register_module                       def register_head(cls):
+    class LaneNet(nn.Module): ...                   HEADS[cls.__name__] = cls
+    net = NETS.build(cfg.net)                   head = HEADS[spec["type"]](**spec)
+
+Reading such a dict with any key gives one of the definitions registered into it. That is
+a claim about every registration in the program, so it is made only when the set is
+known to be complete (:func:`uses_resolved`): the registry is a dict written only by its
+registering function's ``container[key] = parameter`` (:func:`module_registries`, and
+:func:`only_read_in` for the other files naming it), and every use of that function's
+name in the project is a module-level decorator that the walk resolved to a registration
+(``@NETS.register_module``, ``@register_head``, ``@register_model("name")``). A
+registration by a call, through an alias or from code outside the project is not seen:
+any such use of the name leaves the registry's reads unknown.
+
+Only syntax is read here; :class:`~xentguard.static.analyzer.Analyzer` records what the
+decorators resolve to, and reads the registry.
+"""
+
+from __future__ import annotations
+
+import ast
+import weakref
+from dataclasses import dataclass, field
+
+from xentguard.static.body_facts import body_facts
+from xentguard.static.walk import child_nodes
+
+# Methods of a dict that leave it as it is (what a builder or a listing calls).
+_READS = frozenset({"get", "keys", "values", "items", "copy", "__contains__", "__getitem__"})
+# Builtins that read a dict passed to them and keep no reference to it.
+_READING_BUILTINS = frozenset({"len", "sorted", "list", "tuple", "set", "iter", "any", "all", "repr", "str"})
+
+FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
+# A registry's container: ("global", name) in the registering function's module, or
+# ("attr", name) of the instance whose method registers.
+Container = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class RegistryStore:
+    """A function that stores its parameter into a registry (``HEADS[key] = cls``)."""
+
+    container: Container
+    word: str  # what a registration spells: the module-level function or the method enclosing the store
+    owner: ast.ClassDef | None  # the class whose instances hold an "attr" container
+
+
+@dataclass
+class ModuleRegistries:
+    """The registering functions of one module, and which of their containers are
+    registries (written by those stores only)."""
+
+    by_function: dict[ast.AST, RegistryStore] = field(default_factory=dict)
+    registries: set[tuple[ast.ClassDef | None, Container]] = field(default_factory=set)
+
+    def store_of(self, fn: ast.AST) -> RegistryStore | None:
+        store = self.by_function.get(fn)
+        return store if store is not None and (store.owner, store.container) in self.registries else None
+
+    def registering_word(self, owner: ast.ClassDef | None, container: Container) -> str | None:
+        """The name the registrations into ``container`` spell, when it is a registry."""
+        if (owner, container) not in self.registries:
+            return None
+        for store in self.by_function.values():
+            if store.owner is owner and store.container == container:
+                return store.word
+        return None
+
+
+_KNOWN: weakref.WeakKeyDictionary[ast.Module, ModuleRegistries] = weakref.WeakKeyDictionary()
+
+
+def module_registries(tree: ast.Module) -> ModuleRegistries:
+    found = _KNOWN.get(tree)
+    if found is None:
+        found = _KNOWN[tree] = _compute(tree)
+    return found
+
+
+def _compute(tree: ast.Module) -> ModuleRegistries:
+    result = ModuleRegistries()
+    stores: dict[tuple[ast.ClassDef | None, Container], list[ast.Subscript]] = {}
+    for stmt in tree.body:
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            _scan(stmt, stmt.name, None, None, frozenset(), result, stores)
+        elif isinstance(stmt, ast.ClassDef):
+            for item in stmt.body:
+                if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and item.args.args:
+                    _scan(item, item.name, stmt, item.args.args[0].arg, frozenset(), result, stores)
+    for (owner, container), targets in stores.items():
+        kind, name = container
+        allowed = {id(t) for t in targets}
+        if kind == "global":
+            only_registered = _global_only_registered(tree, name, allowed)
+        else:
+            only_registered = owner is not None and _attribute_only_registered(tree, owner, name, allowed)
+        if only_registered:
+            result.registries.add((owner, container))
+    return result
+
+
+def _scan(fn: FunctionNode, word: str, owner: ast.ClassDef | None, self_name: str | None,
+          outer_locals: frozenset[str], result: ModuleRegistries,
+          stores: dict[tuple[ast.ClassDef | None, Container], list[ast.Subscript]]) -> None:
+    """Record ``fn``'s store of a parameter into a container, and scan its nested functions
+    (a decorator factory: ``def register(name): def add(cls): REG[name] = cls``)."""
+    local = body_facts(fn).local_names
+    # The parameter a decorator's call binds the definition to: the first (after ``self``).
+    positional = [a.arg for a in (*fn.args.posonlyargs, *fn.args.args)]
+    if self_name is not None:
+        positional = positional[1:]
+    registered = positional[0] if positional else None
+    rebound = {n.id for n in _own_nodes(fn) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
+    for node in _own_nodes(fn):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            _scan(node, word, None, None, outer_locals | local, result, stores)
+            continue
+        if not (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Subscript)
+                and isinstance(node.value, ast.Name) and node.value.id == registered and registered not in rebound):
+            continue
+        target = node.targets[0]
+        base = target.value
+        container: Container | None = None
+        if isinstance(base, ast.Name) and base.id not in local and base.id not in outer_locals:
+            container, holder = ("global", base.id), None
+        elif (self_name is not None and isinstance(base, ast.Attribute) and isinstance(base.value, ast.Name)
+              and base.value.id == self_name):
+            container, holder = ("attr", base.attr), owner
+        if container is None or fn in result.by_function:
+            continue
+        result.by_function[fn] = RegistryStore(container, word, holder)
+        stores.setdefault((holder, container), []).append(target)
+
+
+def _own_nodes(fn: FunctionNode) -> list[ast.AST]:
+    """The nodes of ``fn``'s body, nested functions and classes included as nodes but not
+    entered (their bodies are their own scopes)."""
+    found: list[ast.AST] = []
+    stack: list[ast.AST] = list(fn.body)
+    while stack:
+        node = stack.pop()
+        found.append(node)
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            continue
+        stack.extend(child_nodes(node))
+    return found
+
+
+def _parents(tree: ast.AST) -> dict[int, ast.AST]:
+    parents: dict[int, ast.AST] = {}
+    for node in ast.walk(tree):
+        for child in ast.iter_child_nodes(node):
+            parents[id(child)] = node
+    return parents
+
+
+def _read_use(node: ast.expr, parent: ast.AST | None, registering: set[int]) -> bool:
+    """Whether this use of a container (a Name or an Attribute) leaves it unchanged, or is
+    one of the registering stores."""
+    if isinstance(parent, ast.Subscript) and parent.value is node:
+        return not isinstance(parent.ctx, ast.Store) or id(parent) in registering
+    if isinstance(parent, ast.Attribute) and parent.value is node:
+        return parent.attr in _READS
+    if isinstance(parent, ast.Compare) and any(c is node for c in parent.comparators):
+        return all(isinstance(op, (ast.In, ast.NotIn)) for op in parent.ops)
+    if isinstance(parent, (ast.For, ast.AsyncFor, ast.comprehension)) and parent.iter is node:
+        return True
+    if isinstance(parent, ast.Call) and any(a is node for a in parent.args):
+        return isinstance(parent.func, ast.Name) and parent.func.id in _READING_BUILTINS
+    return False
+
+
+def _is_empty_dict(value: ast.expr | None) -> bool:
+    if isinstance(value, ast.Dict):
+        return not value.keys
+    return (isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id == "dict"
+            and not value.args and not value.keywords)
+
+
+def _global_only_registered(tree: ast.Module, name: str, registering: set[int]) -> bool:
+    """The module binds ``name`` once, to an empty dict, and only reads it or registers."""
+    created = 0
+    for stmt in tree.body:
+        if isinstance(stmt, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in stmt.targets):
+            if len(stmt.targets) != 1 or not _is_empty_dict(stmt.value):
+                return False
+            created += 1
+        elif (isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and stmt.target.id == name):
+            if not _is_empty_dict(stmt.value):
+                return False
+            created += 1
+    if created != 1:
+        return False
+    parents = _parents(tree)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id == name:
+            parent = parents.get(id(node))
+            if isinstance(node.ctx, ast.Store):
+                if parent not in tree.body:
+                    return False  # rebound in a function (``global``) or a loop
+            elif not _read_use(node, parent, registering):
+                return False
+        elif isinstance(node, (ast.Global, ast.Nonlocal)) and name in node.names:
+            return False
+    return True
+
+
+def _attribute_only_registered(tree: ast.Module, owner: ast.ClassDef, attr: str, registering: set[int]) -> bool:
+    """``self.<attr>`` is set once, to an empty dict in ``owner.__init__``, and the module
+    only reads it or registers."""
+    init = next((item for item in owner.body if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef))
+                 and item.name == "__init__"), None)
+    if init is None:
+        return False
+    created = [stmt for stmt in init.body if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1
+               and isinstance(stmt.targets[0], ast.Attribute) and stmt.targets[0].attr == attr
+               and _is_empty_dict(stmt.value)]
+    if len(created) != 1:
+        return False
+    allowed_store = created[0].targets[0]
+    parents = _parents(tree)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr == attr:
+            if isinstance(node.ctx, ast.Store):
+                if node is not allowed_store:
+                    return False
+            elif not _read_use(node, parents.get(id(node)), registering):
+                return False
+    return True
+
+
+def only_read_in(tree: ast.Module, container: Container) -> bool:
+    """Whether a file other than the registry's own leaves the container unchanged: it
+    names it (the global, imported; the attribute, of a registry instance) only to read."""
+    kind, name = container
+    parents = _parents(tree)
+    for node in ast.walk(tree):
+        if (kind == "global" and isinstance(node, ast.Name) and node.id == name) or (
+                kind == "attr" and isinstance(node, ast.Attribute) and node.attr == name):
+            assert isinstance(node, (ast.Name, ast.Attribute))
+            if isinstance(node.ctx, ast.Store) or not _read_use(node, parents.get(id(node)), set()):
+                return False
+        elif kind == "global" and isinstance(node, ast.Attribute) and node.attr == name:
+            if isinstance(node.ctx, ast.Store) or not _read_use(node, parents.get(id(node)), set()):
+                return False  # ``registry.HEADS[...] = other``
+    return True
+
+
+def decorator_leaf(decorator: ast.expr) -> ast.Name | ast.Attribute | None:
+    """The name node a decorator spells: ``@reg``, ``@NETS.register_module``, ``@reg("k")``."""
+    node = decorator.func if isinstance(decorator, ast.Call) else decorator
+    return node if isinstance(node, (ast.Name, ast.Attribute)) else None
+
+
+def uses_of(tree: ast.Module, word: str) -> list[ast.Name | ast.Attribute]:
+    """Every name or attribute spelling ``word`` (the text of imports, strings and comments
+    aside: an import binds, it registers nothing)."""
+    return [node for node in ast.walk(tree) if (isinstance(node, ast.Name) and node.id == word)
+            or (isinstance(node, ast.Attribute) and node.attr == word)]
+
+
+def module_level_registrations(tree: ast.Module) -> set[int]:
+    """The ids of the name nodes that the decorators of module-level definitions spell,
+    and the functions of module-level calls of one argument (``NETS.register_module(Net)``)."""
+    found: set[int] = set()
+    for stmt in tree.body:
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            for decorator in stmt.decorator_list:
+                leaf = decorator_leaf(decorator)
+                if leaf is not None:
+                    found.add(id(leaf))
+        elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
+            leaf = decorator_leaf(stmt.value.func)
+            if leaf is not None:
+                found.add(id(leaf))
+    return found

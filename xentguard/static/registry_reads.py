@@ -1,0 +1,123 @@
+"""What a registry holds (see :mod:`registries`): the walk records what each module-level
+decorator registers, and a read of the registry with any key is one of those definitions
+once every registration in the project is known."""
+
+from __future__ import annotations
+
+import ast
+from typing import Callable
+
+from xentguard.static.kinds import ClassRef, FunctionRef, Instance, OneOf, Value
+from xentguard.static.registries import (
+    Container,
+    decorator_leaf,
+    module_level_registrations,
+    module_registries,
+    uses_of,
+)
+from xentguard.static.scopes import ClassInfo
+from xentguard.static.source import SourceFile
+from xentguard.static.syntax import Frame
+
+# The project files whose text spells a registering function's name, walked, when no other
+# file writes the container: (word, container, the registry's file) -> files, or None when
+# that cannot be known yet (one of them is being walked) or another file writes it.
+RegistryFiles = Callable[[str, Container, SourceFile], "list[SourceFile] | None"]
+
+# A registry read: (its key, the registering function's name, its container, its file).
+_Found = tuple[tuple[object, ...], str, Container, SourceFile]
+_MAX_REGISTERED = 8  # as many as a OneOf holds: past it, no member's kind is a claim
+_MAX_BASES = 8
+
+
+class RegistryReads:
+    """Mixin of :class:`Analyzer`."""
+
+    registry_files: RegistryFiles | None
+
+    def init_registries(self, registry_files: RegistryFiles | None) -> None:
+        self.registry_files = registry_files
+        # registry key -> the definitions its decorators registered, in walk order
+        self._registered: dict[tuple[object, ...], list[Value]] = {}
+        self._registering_leaves: set[int] = set()  # decorator name nodes resolved to a registration
+
+    def note_decorators(self, decorators: list[ast.expr], values: list[Value], defined: Value, frame: Frame) -> None:
+        """Record the registrations among a definition's decorators, or the registering
+        function a module-level call makes (module level only: in a function body, a
+        registration happens once per call, if at all)."""
+        if frame.fn is not None or frame.scope.parent is not None or not isinstance(defined, (ClassRef, FunctionRef)):
+            return
+        for decorator, value in zip(decorators, values):
+            if not isinstance(value, FunctionRef) or value.fn.file.tree is None:
+                continue
+            store = module_registries(value.fn.file.tree).store_of(value.fn.node)
+            if store is None:
+                continue
+            kind, name = store.container
+            if kind == "attr" and not isinstance(value.bound_self, Instance):
+                continue
+            key = (kind, id(value.fn.file.tree), name, value.bound_self if kind == "attr" else None)
+            self._registered.setdefault(key, []).append(defined)
+            leaf = decorator_leaf(decorator)
+            if leaf is not None:
+                self._registering_leaves.add(id(leaf))
+
+    def registry_read(self, container_node: ast.expr, frame: Frame) -> Value | None:
+        """``HEADS[k]`` or ``self.classes[k]`` on a registry: one of what was registered
+        into it; None when the container is not a registry or its contents are not known."""
+        found = self._registry_of(container_node, frame)
+        if found is None or self.registry_files is None:
+            return None
+        key, word, container, file = found
+        files = self.registry_files(word, container, file)
+        if files is None:
+            return None
+        for other in files:
+            if other.tree is None:
+                continue
+            decorators = module_level_registrations(other.tree)
+            if any(id(use) not in decorators or id(use) not in self._registering_leaves
+                   for use in uses_of(other.tree, word)):
+                return None  # a call, an alias, or a decorator the walk could not resolve
+        members = self._registered.get(key, [])
+        if not members or len(members) > _MAX_REGISTERED:
+            return None
+        return members[0] if len(set(members)) == 1 else OneOf(frozenset(members))
+
+    def _registry_of(self, node: ast.expr, frame: Frame) -> _Found | None:
+        if isinstance(node, ast.Name):
+            module = frame.scope
+            while module.parent is not None:
+                module = module.parent
+            binding = frame.scope.lookup(node.id)
+            tree = frame.file.tree
+            if binding is None or module.bindings.get(node.id) is not binding or tree is None:
+                return None
+            container: Container = ("global", node.id)
+            word = module_registries(tree).registering_word(None, container)
+            return None if word is None else (("global", id(tree), node.id, None), word, container, frame.file)
+        if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and frame.self_name is not None
+                and node.value.id == frame.self_name):
+            instance = frame.scope.value(frame.self_name)
+            if not isinstance(instance, Instance):
+                return None
+            container = ("attr", node.attr)
+            for cls in _classes_of(instance.cls):
+                tree = cls.file.tree
+                word = module_registries(tree).registering_word(cls.node, container) if tree is not None else None
+                if word is not None:
+                    return ("attr", id(tree), node.attr, instance), word, container, cls.file
+        return None
+
+
+def _classes_of(cls: ClassInfo) -> list[ClassInfo]:
+    """``cls`` and its project bases, nearest first."""
+    found: list[ClassInfo] = []
+    todo = [cls]
+    while todo and len(found) < _MAX_BASES:
+        current = todo.pop(0)
+        if current in found:
+            continue
+        found.append(current)
+        todo.extend(base.cls for base in current.bases if isinstance(base, ClassRef))
+    return found
