@@ -99,3 +99,46 @@ def test_a_local_dict_is_no_registry() -> None:
 ])
 def test_other_files_must_only_read_the_registry(source: str, untouched: bool) -> None:
     assert only_read_in(ast.parse(source), ("global", "HEADS")) is untouched
+
+
+MODULE_REGISTRY = """
+    class Registry:
+        def __init__(self):
+            self._modules = dict()
+
+        @property
+        def module_dict(self):
+            return self._modules
+
+        def get(self, key):
+            return self._modules.get(key, None)
+
+        def _add(self, module_class):
+            if module_class.__name__ in self._modules:
+                raise KeyError(module_class.__name__)
+            self._modules[module_class.__name__] = module_class
+
+        def register_module(self, cls):
+            self._add(cls)
+            return cls
+"""
+
+
+def test_a_method_handing_its_parameter_to_a_registering_one_registers() -> None:
+    assert registering(MODULE_REGISTRY) == {("_add", "attr", "_modules"), ("register_module", "attr", "_modules")}
+
+
+def test_a_property_returning_the_dict_is_another_name_every_file_must_only_read() -> None:
+    tree = ast.parse(textwrap.dedent(MODULE_REGISTRY))
+    found = module_registries(tree)
+    aliases = next(iter(found.aliases.values()))
+    assert aliases == frozenset({"module_dict"})
+    assert only_read_in(ast.parse("names = sorted(NETS.module_dict)\n"), ("attr", "_modules"), aliases)
+    assert not only_read_in(ast.parse("NETS.module_dict['plain'] = object\n"), ("attr", "_modules"), aliases)
+    # In the registry's own module too.
+    assert registering(textwrap.dedent(MODULE_REGISTRY) + "\nNETS = Registry()\nNETS.module_dict.clear()\n") == set()
+
+
+def test_handing_over_something_else_registers_nothing() -> None:
+    assert registering(MODULE_REGISTRY.replace("self._add(cls)", "self._add(type(cls))")) == {
+        ("_add", "attr", "_modules")}

@@ -68,6 +68,7 @@ class Calls:
         def class_member(self, cls: ClassInfo, attr: str, instance: Instance | None,
                          depth: int = 0) -> Value | None: ...
         def compute_attributes(self, cls: ClassInfo) -> None: ...
+        def registry_read(self, container_node: ast.expr, frame: Frame) -> Value | None: ...
         def worth_walking(self, fn: FunctionInfo) -> bool: ...
         def summary(self, fn: FunctionInfo, bound_self: Value | None, args: tuple[Value, ...],
                     kwargs: tuple[tuple[str, Value], ...], facts: tuple[Fact, ...] = ()) -> Value: ...
@@ -136,6 +137,13 @@ class Calls:
                 return receiver
             return UNKNOWN
         if isinstance(receiver, Mapping):
+            container = node.func.value if isinstance(node.func, ast.Attribute) else None
+            if (method == "get" and node.args and not receiver.items and not receiver.sequence
+                    and isinstance(container, (ast.Name, ast.Attribute))):
+                # An empty dict read: a registry, filled by decorators (``self._module_dict.get(key)``)?
+                registered = self.registry_read(container, frame)
+                if registered is not None:
+                    return registered
             if method == "get" and node.args:
                 key = literal(node.args[0])
                 return receiver.get(key) if key is not NO_LITERAL else UNKNOWN
@@ -426,11 +434,13 @@ class Calls:
 
 
 def _sequence_builtin(name: str, args: tuple[Value, ...]) -> Value:
-    """What ``enumerate``, ``zip``, ``reversed``, ``list`` or ``tuple`` of known lists holds
-    (see torch_api.SEQUENCE_BUILTINS); anything else is unknown. ``zip`` of a known list
+    """What ``enumerate``, ``zip``, ``reversed``, ``list`` or ``tuple`` of known lists holds,
+    and ``dict()`` (see torch_api.SEQUENCE_BUILTINS); anything else is unknown. ``zip`` of a known list
     and others: the others' items are unknown (zip stops at the shortest: each row it
     yields is one of these)."""
     how = api.SEQUENCE_BUILTINS[name]
+    if how == "empty":
+        return UNKNOWN if args else Mapping(())
     known = [isinstance(a, Mapping) and a.sequence for a in args]
     if not args or not (all(known) or (how == "zip" and any(known))):
         return UNKNOWN

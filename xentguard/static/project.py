@@ -85,7 +85,7 @@ class Project:
         self._receivers: dict[str, dict[str, frozenset[str]]] = {}
         self._relevant_importers: dict[str, list[str]] = {}  # by stem: see relevant_importers
         self._directories: dict[str | tuple[str, str], str] = {}
-        self._untouched: dict[tuple[Container, str], bool] = {}  # see registry_files
+        self._untouched: dict[tuple[Container, frozenset[str], str], bool] = {}  # see registry_files
         self._registering_words: dict[str, frozenset[str]] = {}  # see _registry_home
         self._start_walking()
 
@@ -437,19 +437,22 @@ class Project:
             return None
         return self.analyse(path)
 
-    def registry_files(self, word: str, container: Container, registry: SourceFile) -> list[SourceFile] | None:
-        """The project files spelling ``word`` (a registering function's name), walked; None
-        while one of them is being walked (its registrations are not all made yet), or when
-        a file other than ``registry`` names the container other than to read it."""
+    def registry_files(self, words: frozenset[str], container: Container, aliases: frozenset[str],
+                       registry: SourceFile) -> list[SourceFile] | None:
+        """The project files spelling one of ``words`` (a registry's registering functions),
+        walked; None while one of them is being walked (its registrations are not all made
+        yet), or when a file other than ``registry`` names the container (or a property
+        returning it) other than to read it."""
         own = os.path.abspath(registry.path)
-        untouched = self._untouched.get((container, own))
+        untouched = self._untouched.get((container, aliases, own))
         if untouched is None:
-            untouched = self._untouched[(container, own)] = all(
-                only_read_in(tree, container) for key, tree in self._trees_spelling(container[1]) if key != own)
+            untouched = self._untouched[(container, aliases, own)] = all(
+                only_read_in(tree, container, aliases) for name in (container[1], *sorted(aliases))
+                for key, tree in self._trees_spelling(name) if key != own)
         if not untouched:
             return None
         files: list[SourceFile] = []
-        for key in self._spelling(word):
+        for key in sorted({key for word in words for key in self._spelling(word)}):
             if key in self._walking:
                 return None
             if self.analyse(key) is not None:

@@ -56,19 +56,23 @@ class ModuleRegistries:
 
     by_function: dict[ast.AST, RegistryStore] = field(default_factory=dict)
     registries: set[tuple[ast.ClassDef | None, Container]] = field(default_factory=set)
+    # Properties returning a registry's dict (``def module_dict(self): return self._module_dict``):
+    # other names for it, which every file must only read too.
+    aliases: dict[tuple[ast.ClassDef | None, Container], frozenset[str]] = field(default_factory=dict)
+    # The names of the calls by which one registering function hands over to another
+    # (``self._register_module(cls)``): uses of its name that register nothing of their own.
+    handing_over: set[int] = field(default_factory=set)
 
     def store_of(self, fn: ast.AST) -> RegistryStore | None:
         store = self.by_function.get(fn)
         return store if store is not None and (store.owner, store.container) in self.registries else None
 
-    def registering_word(self, owner: ast.ClassDef | None, container: Container) -> str | None:
-        """The name the registrations into ``container`` spell, when it is a registry."""
+    def registering_words(self, owner: ast.ClassDef | None, container: Container) -> frozenset[str]:
+        """The names the registrations into ``container`` may spell, when it is a registry."""
         if (owner, container) not in self.registries:
-            return None
-        for store in self.by_function.values():
-            if store.owner is owner and store.container == container:
-                return store.word
-        return None
+            return frozenset()
+        return frozenset(store.word for store in self.by_function.values()
+                         if store.owner is owner and store.container == container)
 
 
 _KNOWN: weakref.WeakKeyDictionary[ast.Module, ModuleRegistries] = weakref.WeakKeyDictionary()
@@ -84,23 +88,43 @@ def module_registries(tree: ast.Module) -> ModuleRegistries:
 def _compute(tree: ast.Module) -> ModuleRegistries:
     result = ModuleRegistries()
     stores: dict[tuple[ast.ClassDef | None, Container], list[ast.Subscript]] = {}
+    functions: list[tuple[FunctionNode, ast.ClassDef | None, str | None]] = []
     for stmt in tree.body:
         if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            _scan(stmt, stmt.name, None, None, frozenset(), result, stores)
+            functions.append((stmt, None, None))
         elif isinstance(stmt, ast.ClassDef):
-            for item in stmt.body:
-                if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and item.args.args:
-                    _scan(item, item.name, stmt, item.args.args[0].arg, frozenset(), result, stores)
+            functions.extend((item, stmt, item.args.args[0].arg) for item in stmt.body
+                             if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and item.args.args)
+    for fn, owner, self_name in functions:
+        _scan(fn, fn.name, owner, self_name, frozenset(), result, stores)
+    if not stores:
+        return result
+    _hand_overs(functions, result)
     for (owner, container), targets in stores.items():
         kind, name = container
         allowed = {id(t) for t in targets}
+        aliases: frozenset[str] | None
         if kind == "global":
-            only_registered = _global_only_registered(tree, name, allowed)
+            aliases = frozenset() if _global_only_registered(tree, name, allowed) else None
         else:
-            only_registered = owner is not None and _attribute_only_registered(tree, owner, name, allowed)
-        if only_registered:
+            aliases = _attribute_only_registered(tree, owner, name, allowed) if owner is not None else None
+        if aliases is not None:
             result.registries.add((owner, container))
+            result.aliases[(owner, container)] = aliases
     return result
+
+
+def _registered_parameter(fn: FunctionNode, self_name: str | None) -> str | None:
+    """The parameter a decorator's call binds the definition to: the first (after ``self``),
+    if the body never rebinds it."""
+    positional = [a.arg for a in (*fn.args.posonlyargs, *fn.args.args)]
+    if self_name is not None:
+        positional = positional[1:]
+    if not positional:
+        return None
+    rebound = any(isinstance(n, ast.Name) and n.id == positional[0] and not isinstance(n.ctx, ast.Load)
+                  for n in _own_nodes(fn))
+    return None if rebound else positional[0]
 
 
 def _scan(fn: FunctionNode, word: str, owner: ast.ClassDef | None, self_name: str | None,
@@ -109,18 +133,17 @@ def _scan(fn: FunctionNode, word: str, owner: ast.ClassDef | None, self_name: st
     """Record ``fn``'s store of a parameter into a container, and scan its nested functions
     (a decorator factory: ``def register(name): def add(cls): REG[name] = cls``)."""
     local = body_facts(fn).local_names
-    # The parameter a decorator's call binds the definition to: the first (after ``self``).
-    positional = [a.arg for a in (*fn.args.posonlyargs, *fn.args.args)]
-    if self_name is not None:
-        positional = positional[1:]
-    registered = positional[0] if positional else None
-    rebound = {n.id for n in _own_nodes(fn) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
+    registered: str | None = ""  # not computed yet: most functions store no parameter
     for node in _own_nodes(fn):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             _scan(node, word, None, None, outer_locals | local, result, stores)
             continue
         if not (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Subscript)
-                and isinstance(node.value, ast.Name) and node.value.id == registered and registered not in rebound):
+                and isinstance(node.value, ast.Name)):
+            continue
+        if registered == "":
+            registered = _registered_parameter(fn, self_name)
+        if node.value.id != registered:
             continue
         target = node.targets[0]
         base = target.value
@@ -134,6 +157,41 @@ def _scan(fn: FunctionNode, word: str, owner: ast.ClassDef | None, self_name: st
             continue
         result.by_function[fn] = RegistryStore(container, word, holder)
         stores.setdefault((holder, container), []).append(target)
+
+
+def _hand_overs(functions: list[tuple[FunctionNode, ast.ClassDef | None, str | None]],
+                result: ModuleRegistries) -> None:
+    """A function that hands its parameter to a registering one registers too:
+    ``def register_module(self, cls): self._register_module(cls); return cls``."""
+    by_name = {(owner, fn.name): fn for fn, owner, _ in functions}
+    changed = True
+    while changed:
+        changed = False
+        for fn, owner, self_name in functions:
+            if fn in result.by_function:
+                continue
+            parameter = None
+            for node in _own_nodes(fn):
+                if not (isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Name)):
+                    continue
+                func = node.func
+                if owner is not None and isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) \
+                        and func.value.id == self_name:
+                    callee = by_name.get((owner, func.attr))
+                elif owner is None and isinstance(func, ast.Name) and func.id not in body_facts(fn).local_names:
+                    callee = by_name.get((None, func.id))
+                else:
+                    continue
+                store = result.by_function.get(callee) if callee is not None else None
+                if store is None or store.owner is not owner:
+                    continue
+                if parameter is None:
+                    parameter = _registered_parameter(fn, self_name) or ""
+                if node.args[0].id == parameter:
+                    result.by_function[fn] = RegistryStore(store.container, fn.name, owner)
+                    result.handing_over.add(id(func))
+                    changed = True
+                    break
 
 
 def _own_nodes(fn: FunctionNode) -> list[ast.AST]:
@@ -209,44 +267,54 @@ def _global_only_registered(tree: ast.Module, name: str, registering: set[int]) 
     return True
 
 
-def _attribute_only_registered(tree: ast.Module, owner: ast.ClassDef, attr: str, registering: set[int]) -> bool:
-    """``self.<attr>`` is set once, to an empty dict in ``owner.__init__``, and the module
-    only reads it or registers."""
+def _attribute_only_registered(tree: ast.Module, owner: ast.ClassDef, attr: str,
+                               registering: set[int]) -> frozenset[str] | None:
+    """The properties returning ``self.<attr>`` when it is set once, to an empty dict in
+    ``owner.__init__``, and the module only reads it (or them), or registers; else None."""
     init = next((item for item in owner.body if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef))
                  and item.name == "__init__"), None)
     if init is None:
-        return False
+        return None
     created = [stmt for stmt in init.body if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1
                and isinstance(stmt.targets[0], ast.Attribute) and stmt.targets[0].attr == attr
                and _is_empty_dict(stmt.value)]
     if len(created) != 1:
-        return False
+        return None
     allowed_store = created[0].targets[0]
+    properties = {id(stmt.body[-1]): stmt.name for stmt in owner.body
+                  if isinstance(stmt, ast.FunctionDef) and stmt.body and isinstance(stmt.body[-1], ast.Return)
+                  and any(isinstance(d, ast.Name) and d.id == "property" for d in stmt.decorator_list)}
+    aliases: set[str] = set()
     parents = _parents(tree)
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute) and node.attr == attr:
+            parent = parents.get(id(node))
             if isinstance(node.ctx, ast.Store):
                 if node is not allowed_store:
-                    return False
-            elif not _read_use(node, parents.get(id(node)), registering):
-                return False
-    return True
+                    return None
+            elif isinstance(parent, ast.Return) and id(parent) in properties:
+                aliases.add(properties[id(parent)])
+            elif not _read_use(node, parent, registering):
+                return None
+    if aliases and not only_read_in(tree, ("attr", ""), frozenset(aliases)):
+        return None
+    return frozenset(aliases)
 
 
-def only_read_in(tree: ast.Module, container: Container) -> bool:
+def only_read_in(tree: ast.Module, container: Container, aliases: frozenset[str] = frozenset()) -> bool:
     """Whether a file other than the registry's own leaves the container unchanged: it
-    names it (the global, imported; the attribute, of a registry instance) only to read."""
+    names it (the global, imported; the attribute or a property returning it, of a
+    registry instance) only to read."""
     kind, name = container
+    attributes = aliases | {name}  # ``registry.HEADS`` for a global
     parents = _parents(tree)
     for node in ast.walk(tree):
         if (kind == "global" and isinstance(node, ast.Name) and node.id == name) or (
-                kind == "attr" and isinstance(node, ast.Attribute) and node.attr == name):
+                isinstance(node, ast.Attribute) and node.attr in attributes):
             assert isinstance(node, (ast.Name, ast.Attribute))
+            # ``registry.HEADS[...] = other``, ``NETS.module_dict.update(...)``
             if isinstance(node.ctx, ast.Store) or not _read_use(node, parents.get(id(node)), set()):
                 return False
-        elif kind == "global" and isinstance(node, ast.Attribute) and node.attr == name:
-            if isinstance(node.ctx, ast.Store) or not _read_use(node, parents.get(id(node)), set()):
-                return False  # ``registry.HEADS[...] = other``
     return True
 
 

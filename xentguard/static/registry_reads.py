@@ -10,6 +10,7 @@ from typing import Callable
 from xentguard.static.kinds import ClassRef, FunctionRef, Instance, OneOf, Value
 from xentguard.static.registries import (
     Container,
+    ModuleRegistries,
     decorator_leaf,
     module_level_registrations,
     module_registries,
@@ -19,13 +20,15 @@ from xentguard.static.scopes import ClassInfo
 from xentguard.static.source import SourceFile
 from xentguard.static.syntax import Frame
 
-# The project files whose text spells a registering function's name, walked, when no other
-# file writes the container: (word, container, the registry's file) -> files, or None when
-# that cannot be known yet (one of them is being walked) or another file writes it.
-RegistryFiles = Callable[[str, Container, SourceFile], "list[SourceFile] | None"]
+# The project files whose text spells one of a registry's registering functions' names,
+# walked, when no other file writes its container: (names, container, the properties
+# returning it, the registry's file) -> files, or None when that cannot be known yet (one
+# of them is being walked) or another file writes it.
+RegistryFiles = Callable[[frozenset[str], Container, frozenset[str], SourceFile], "list[SourceFile] | None"]
 
-# A registry read: (its key, the registering function's name, its container, its file).
-_Found = tuple[tuple[object, ...], str, Container, SourceFile]
+# A registry read: (its key, its module's registries, the class holding it (None: a
+# global), its container, its module's file).
+_Found = tuple[tuple[object, ...], ModuleRegistries, "ast.ClassDef | None", Container, SourceFile]
 _MAX_REGISTERED = 8  # as many as a OneOf holds: past it, no member's kind is a claim
 _MAX_BASES = 8
 
@@ -63,22 +66,26 @@ class RegistryReads:
                 self._registering_leaves.add(id(leaf))
 
     def registry_read(self, container_node: ast.expr, frame: Frame) -> Value | None:
-        """``HEADS[k]`` or ``self.classes[k]`` on a registry: one of what was registered
+        """``HEADS[k]`` or ``self.classes.get(k)`` on a registry: one of what was registered
         into it; None when the container is not a registry or its contents are not known."""
         found = self._registry_of(container_node, frame)
         if found is None or self.registry_files is None:
             return None
-        key, word, container, file = found
-        files = self.registry_files(word, container, file)
+        key, registries, owner, container, file = found
+        words = registries.registering_words(owner, container)
+        files = self.registry_files(words, container, registries.aliases.get((owner, container), frozenset()), file)
         if files is None:
             return None
         for other in files:
             if other.tree is None:
                 continue
-            decorators = module_level_registrations(other.tree)
-            if any(id(use) not in decorators or id(use) not in self._registering_leaves
-                   for use in uses_of(other.tree, word)):
-                return None  # a call, an alias, or a decorator the walk could not resolve
+            registrations = module_level_registrations(other.tree)
+            internal = registries.handing_over if other is file else set()
+            for word in words:
+                if any(id(use) not in internal and (id(use) not in registrations
+                                                    or id(use) not in self._registering_leaves)
+                       for use in uses_of(other.tree, word)):
+                    return None  # a call, an alias, or a decorator the walk could not resolve
         members = self._registered.get(key, [])
         if not members or len(members) > _MAX_REGISTERED:
             return None
@@ -94,8 +101,10 @@ class RegistryReads:
             if binding is None or module.bindings.get(node.id) is not binding or tree is None:
                 return None
             container: Container = ("global", node.id)
-            word = module_registries(tree).registering_word(None, container)
-            return None if word is None else (("global", id(tree), node.id, None), word, container, frame.file)
+            registries = module_registries(tree)
+            if (None, container) not in registries.registries:
+                return None
+            return ("global", id(tree), node.id, None), registries, None, container, frame.file
         if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and frame.self_name is not None
                 and node.value.id == frame.self_name):
             instance = frame.scope.value(frame.self_name)
@@ -104,9 +113,9 @@ class RegistryReads:
             container = ("attr", node.attr)
             for cls in _classes_of(instance.cls):
                 tree = cls.file.tree
-                word = module_registries(tree).registering_word(cls.node, container) if tree is not None else None
-                if word is not None:
-                    return ("attr", id(tree), node.attr, instance), word, container, cls.file
+                registries = module_registries(tree) if tree is not None else None
+                if registries is not None and (cls.node, container) in registries.registries:
+                    return ("attr", id(tree), node.attr, instance), registries, cls.node, container, cls.file
         return None
 
 
