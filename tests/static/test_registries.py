@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -142,3 +143,106 @@ def test_a_property_returning_the_dict_is_another_name_every_file_must_only_read
 def test_handing_over_something_else_registers_nothing() -> None:
     assert registering(MODULE_REGISTRY.replace("self._add(cls)", "self._add(type(cls))")) == {
         ("_add", "attr", "_modules")}
+
+
+REGISTRY_PY = """
+class Registry:
+    def __init__(self):
+        self._modules = dict()
+
+    def get(self, key):
+        return self._modules.get(key, None)
+
+    def register_module(self, cls):
+        self._modules[cls.__name__] = cls
+        return cls
+
+
+NETS = Registry()
+"""
+MODELS_PY = """
+from torch import nn
+import torch.nn.functional as F
+
+from registry import NETS
+
+
+class Logits(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(8, 10)
+
+    def forward(self, x):
+        return self.fc(x)
+
+
+class Probs(Logits):
+    def forward(self, x):
+        return F.softmax(self.fc(x), dim=1)
+
+
+def as_logits(cls):
+    return Logits
+
+
+@NETS.register_module
+class ProbNet(Probs):
+    pass
+"""
+TRAIN_PY = """
+from torch import nn
+
+import models  # noqa: F401
+import extra  # noqa: F401
+from registry import NETS
+
+
+def step(x, y, name):
+    return nn.CrossEntropyLoss()(NETS.get(name)()(x), y)
+"""
+
+
+def registry_findings(tmp_path: Path, extra: str = "", **replaced: str) -> set[tuple[int, str]]:
+    """The findings in train.py of a project with one registry of one softmax model, and
+    ``extra`` (a module train.py imports for its registrations)."""
+    from xentguard.static import analyze_source
+    from xentguard.static.project import forget_projects
+
+    (tmp_path / "setup.cfg").write_text("")
+    sources = {"registry.py": REGISTRY_PY, "models.py": MODELS_PY, "train.py": TRAIN_PY, "extra.py": extra}
+    for name, source in sources.items():
+        for old, new in replaced.items():
+            source = source.replace(old, new)
+        (tmp_path / name).write_text(textwrap.dedent(source))
+    forget_projects()
+    train = tmp_path / "train.py"
+    found = {(f.line, f.code) for f in analyze_source(train.read_text(), str(train), project_root=str(tmp_path))}
+    forget_projects()
+    return found
+
+
+def test_a_registry_of_one_softmax_model_feeds_the_loss_probabilities(tmp_path: Path) -> None:
+    assert registry_findings(tmp_path) == {(10, "XG101")}
+
+
+@pytest.mark.parametrize("extra", [
+    # A file of imports and statements only (read for its imports alone): its registration
+    # is one the walk did not resolve.
+    "from models import Logits\nfrom registry import NETS\n\nNETS.register_module(Logits)\n",
+    # The same with a definition: walked, so the registry holds both models.
+    "from models import Logits\nfrom registry import NETS\n\n\ndef f():\n    pass\n\n\nNETS.register_module(Logits)\n",
+    # The dict reached by a string.
+    "from models import Logits\nfrom registry import NETS\n\ngetattr(NETS, '_modules').update(plain=Logits)\n",
+    # Registered through what another decorator returns.
+    "from models import Probs, as_logits\nfrom registry import NETS\n\n\n@NETS.register_module\n@as_logits\n"
+    "class Replaced(Probs):\n    pass\n",
+])
+def test_registrations_the_walk_cannot_count_leave_the_registry_unknown(tmp_path: Path, extra: str) -> None:
+    assert registry_findings(tmp_path, extra) == set()
+
+
+def test_a_get_with_a_default_may_give_the_default(tmp_path: Path) -> None:
+    assert registry_findings(tmp_path, **{"self._modules.get(key, None)": "self._modules.get(key, Fallback)",
+                                          "class Registry:": "Fallback = None\n\n\nclass Registry:"}) == set()
+    assert registry_findings(tmp_path, **{"self._modules.get(key, None)": "self._modules.get(key)"}) == {
+        (10, "XG101")}

@@ -138,7 +138,7 @@ class Calls:
             return UNKNOWN
         if isinstance(receiver, Mapping):
             container = node.func.value if isinstance(node.func, ast.Attribute) else None
-            if (method == "get" and node.args and not receiver.items and not receiver.sequence
+            if (method == "get" and not receiver.items and not receiver.sequence and _no_default(node)
                     and isinstance(container, (ast.Name, ast.Attribute))):
                 # An empty dict read: a registry, filled by decorators (``self._module_dict.get(key)``)?
                 registered = self.registry_read(container, frame)
@@ -431,6 +431,13 @@ class Calls:
             return Tensor(value.kind, value.origin.through(seq.origin.what, seq.origin.path, seq.origin.line,
                                                            seq.origin.col), value.whole, None, value.bounded)
         return value
+
+
+def _no_default(node: ast.Call) -> bool:
+    """``d.get(key)`` or ``d.get(key, None)``: a default would be one more value it may give."""
+    default = node.args[1] if len(node.args) == 2 else None
+    return not node.keywords and len(node.args) in (1, 2) and not isinstance(node.args[0], ast.Starred) and (
+        default is None or (isinstance(default, ast.Constant) and default.value is None))
 
 
 def _sequence_builtin(name: str, args: tuple[Value, ...]) -> Value:

@@ -455,8 +455,18 @@ class Project:
         for key in sorted({key for word in words for key in self._spelling(word)}):
             if key in self._walking:
                 return None
-            if self.analyse(key) is not None:
-                files.append(self._files[key])
+            if self.analyse(key) is None:
+                continue
+            file = self._files[key]
+            if file.imports_only:
+                # Read for its imports only (no definition, no torch name), so its
+                # module-level statements were not walked: its whole tree shows them as
+                # registrations the walk did not resolve.
+                whole = _parsed(file.source, key)
+                if whole is None:
+                    continue  # it cannot be imported either
+                file = SourceFile(file.path, file.source, whole)
+            files.append(file)
         return files
 
     def _spelling(self, word: str) -> list[str]:
@@ -470,12 +480,9 @@ class Project:
             if known is not None and not known.imports_only and known.tree is not None:
                 found.append((key, known.tree))
                 continue
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    found.append((key, ast.parse(self._project_texts()[key], key)))
-            except (SyntaxError, ValueError, MemoryError, RecursionError):
-                continue  # it cannot be imported either
+            tree = _parsed(self._project_texts()[key], key)
+            if tree is not None:  # else it cannot be imported either
+                found.append((key, tree))
         return found
 
     def public_names(self, importer: SourceFile, module: str, level: int) -> list[str] | None:
@@ -593,6 +600,16 @@ class Project:
                     except OSError:
                         continue
         return self._texts
+
+
+def _parsed(source: str, path: str) -> ast.Module | None:
+    """The whole tree of a project file read for a registry (short-lived: not frozen)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return ast.parse(source, path)
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return None
 
 
 def _stem(path: str) -> str:

@@ -8,13 +8,15 @@ that a builder indexes with a runtime key (issue 9, item 3: several classes, one
 
 Reading such a dict with any key gives one of the definitions registered into it. That is
 a claim about every registration in the program, so it is made only when the set is
-known to be complete (:func:`uses_resolved`): the registry is a dict written only by its
-registering function's ``container[key] = parameter`` (:func:`module_registries`, and
-:func:`only_read_in` for the other files naming it), and every use of that function's
-name in the project is a module-level decorator that the walk resolved to a registration
-(``@NETS.register_module``, ``@register_head``, ``@register_model("name")``). A
-registration by a call, through an alias or from code outside the project is not seen:
-any such use of the name leaves the registry's reads unknown.
+known to be complete (see ``RegistryReads.registry_read``): the registry is a dict
+written only by its registering functions' ``container[key] = parameter`` (or by a
+method handing its parameter to one: ``self._register(cls)``; :func:`module_registries`,
+and :func:`only_read_in` for the other files naming it or a property returning it), and
+every use of those functions' names in the project is a module-level decorator or call
+that the walk resolved to a registration (``@NETS.register_module``, ``@register_head``,
+``@register_model("name")``, ``NETS.register_module(Net)``). A registration by a helper,
+through an alias or from code outside the project is not seen: any such use of the name
+leaves the registry's reads unknown.
 
 Only syntax is read here; :class:`~xentguard.static.analyzer.Analyzer` records what the
 decorators resolve to, and reads the registry.
@@ -108,7 +110,7 @@ def _compute(tree: ast.Module) -> ModuleRegistries:
             aliases = frozenset() if _global_only_registered(tree, name, allowed) else None
         else:
             aliases = _attribute_only_registered(tree, owner, name, allowed) if owner is not None else None
-        if aliases is not None:
+        if aliases is not None and not _named_by_string(tree, aliases | {name}):
             result.registries.add((owner, container))
             result.aliases[(owner, container)] = aliases
     return result
@@ -308,6 +310,8 @@ def only_read_in(tree: ast.Module, container: Container, aliases: frozenset[str]
     kind, name = container
     attributes = aliases | {name}  # ``registry.HEADS`` for a global
     parents = _parents(tree)
+    if _named_by_string(tree, attributes):
+        return False
     for node in ast.walk(tree):
         if (kind == "global" and isinstance(node, ast.Name) and node.id == name) or (
                 isinstance(node, ast.Attribute) and node.attr in attributes):
@@ -316,6 +320,15 @@ def only_read_in(tree: ast.Module, container: Container, aliases: frozenset[str]
             if isinstance(node.ctx, ast.Store) or not _read_use(node, parents.get(id(node)), set()):
                 return False
     return True
+
+
+def _named_by_string(tree: ast.AST, names: frozenset[str] | set[str]) -> bool:
+    """``getattr(NETS, "_module_dict")``, ``setattr(registry, "HEADS", ...)``: the container
+    reached by a string, which the checks of its uses do not see."""
+    return any(isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+               and node.func.id in ("getattr", "setattr", "delattr") and len(node.args) >= 2
+               and isinstance(node.args[1], ast.Constant) and node.args[1].value in names
+               for node in ast.walk(tree))
 
 
 def decorator_leaf(decorator: ast.expr) -> ast.Name | ast.Attribute | None:

@@ -11,6 +11,7 @@ from xentguard.static.kinds import ClassRef, FunctionRef, Instance, OneOf, Value
 from xentguard.static.registries import (
     Container,
     ModuleRegistries,
+    RegistryStore,
     decorator_leaf,
     module_level_registrations,
     module_registries,
@@ -43,6 +44,7 @@ class RegistryReads:
         # registry key -> the definitions its decorators registered, in walk order
         self._registered: dict[tuple[object, ...], list[Value]] = {}
         self._registering_leaves: set[int] = set()  # decorator name nodes resolved to a registration
+        self._read_registries: dict[tuple[object, ...], Value | None] = {}  # registry key -> what a read gives
 
     def note_decorators(self, decorators: list[ast.expr], values: list[Value], defined: Value, frame: Frame) -> None:
         """Record the registrations among a definition's decorators, or the registering
@@ -50,12 +52,12 @@ class RegistryReads:
         registration happens once per call, if at all)."""
         if frame.fn is not None or frame.scope.parent is not None or not isinstance(defined, (ClassRef, FunctionRef)):
             return
-        for decorator, value in zip(decorators, values):
-            if not isinstance(value, FunctionRef) or value.fn.file.tree is None:
+        stores = [_store(value) for value in values]
+        for position, (decorator, value, store) in enumerate(zip(decorators, values, stores)):
+            if store is None or not isinstance(value, FunctionRef):
                 continue
-            store = module_registries(value.fn.file.tree).store_of(value.fn.node)
-            if store is None:
-                continue
+            if any(below is None for below in stores[position + 1:]):
+                continue  # it registers what the decorators below it return: unresolved
             kind, name = store.container
             if kind == "attr" and not isinstance(value.bound_self, Instance):
                 continue
@@ -72,9 +74,20 @@ class RegistryReads:
         if found is None or self.registry_files is None:
             return None
         key, registries, owner, container, file = found
+        if key in self._read_registries:
+            return self._read_registries[key]
         words = registries.registering_words(owner, container)
         files = self.registry_files(words, container, registries.aliases.get((owner, container), frozenset()), file)
         if files is None:
+            return None  # not known yet: asked again at the next read
+        # Every registering file is walked now: what the registry holds is final.
+        result = self._read_registries[key] = self._registered_value(key, registries, words, files, file)
+        return result
+
+    def _registered_value(self, key: tuple[object, ...], registries: ModuleRegistries, words: frozenset[str],
+                          files: list[SourceFile], file: SourceFile) -> Value | None:
+        members = self._registered.get(key, [])
+        if not members or len(members) > _MAX_REGISTERED:
             return None
         for other in files:
             if other.tree is None:
@@ -86,9 +99,6 @@ class RegistryReads:
                                                     or id(use) not in self._registering_leaves)
                        for use in uses_of(other.tree, word)):
                     return None  # a call, an alias, or a decorator the walk could not resolve
-        members = self._registered.get(key, [])
-        if not members or len(members) > _MAX_REGISTERED:
-            return None
         return members[0] if len(set(members)) == 1 else OneOf(frozenset(members))
 
     def _registry_of(self, node: ast.expr, frame: Frame) -> _Found | None:
@@ -117,6 +127,12 @@ class RegistryReads:
                 if registries is not None and (cls.node, container) in registries.registries:
                     return ("attr", id(tree), node.attr, instance), registries, cls.node, container, cls.file
         return None
+
+
+def _store(value: Value) -> RegistryStore | None:
+    if not isinstance(value, FunctionRef) or value.fn.file.tree is None:
+        return None
+    return module_registries(value.fn.file.tree).store_of(value.fn.node)
 
 
 def _classes_of(cls: ClassInfo) -> list[ClassInfo]:
