@@ -16,6 +16,7 @@ from xentguard.static.kinds import (
     FunctionRef,
     Instance,
     Kind,
+    Layer,
     LazyImport,
     LossFn,
     Mapping,
@@ -135,6 +136,8 @@ class Expressions:
             if branch == "orelse":
                 return orelse
             return join_all([body, orelse])
+        if isinstance(node, ast.BoolOp) and isinstance(node.op, ast.Or):
+            return self.either(node, frame)
         if isinstance(node, ast.NamedExpr):
             value = self.ev(node.value, frame)
             self.assign(node.target, value, frame, node.value, None)
@@ -164,6 +167,18 @@ class Expressions:
             if isinstance(child, ast.expr):
                 self.ev(child, frame)
         return UNKNOWN
+
+    def either(self, node: ast.BoolOp, frame: Frame) -> Value:
+        """``loss or nn.BCEWithLogitsLoss()``: the first operand that is not false. None is
+        false and adds nothing (see kinds.join); a loss, a layer, a function or a class is
+        true and ends the chain; anything else may be either."""
+        values: list[Value] = []
+        for operand in node.values:
+            value = self.ev(operand, frame)
+            values.append(value)
+            if isinstance(value, (LossFn, Layer, FunctionRef, ClassRef)):
+                break
+        return join_all(values)
 
     def subscript(self, node: ast.Subscript, frame: Frame) -> Value:
         base = self.ev(node.value, frame)
