@@ -87,6 +87,7 @@ class Project:
         self._directories: dict[str | tuple[str, str], str] = {}
         self._untouched: dict[tuple[Container, frozenset[str], str], bool] = {}  # see registry_files
         self._registering_words: dict[str, frozenset[str]] = {}  # see _registry_home
+        self._registered: dict[str, dict[str, str]] = {}  # see _registered_definitions
         self._start_walking()
 
     def reset(self) -> None:
@@ -94,7 +95,7 @@ class Project:
         for cache in (self._text_facts, self._imports_loss_cache, self._relevant, self._consuming,
                       self._directory_files, self._isfile_cache, self._public, self._imported_consumes,
                       self._receivers, self._imports_by_name, self._relevant_importers, self._untouched,
-                      self._registering_words):
+                      self._registering_words, self._registered):
             cache.clear()
         self._start_walking()
         release_frozen()  # what was walked can now be collected
@@ -181,7 +182,9 @@ class Project:
             found = self._receivers[key] = receivers(tree)
         if not found:
             return []
-        registered = self._registered_definitions(key, tree)
+        registered = self._registered.get(key)
+        if registered is None:
+            registered = self._registered[key] = self._registered_definitions(key, tree)
         return [other for other in self.relevant_importers(key)
                 if any(self._may_use(self.text_facts(other), name, attributes, registered.get(name))
                        for name, attributes in found.items())]
