@@ -246,3 +246,44 @@ def test_a_get_with_a_default_may_give_the_default(tmp_path: Path) -> None:
                                           "class Registry:": "Fallback = None\n\n\nclass Registry:"}) == set()
     assert registry_findings(tmp_path, **{"self._modules.get(key, None)": "self._modules.get(key)"}) == {
         (10, "XG101")}
+
+
+def test_the_fvcore_shape_registers_through_a_decorator_a_method_returns() -> None:
+    found = registering("""
+        class Registry:
+            def __init__(self, name):
+                self._obj_map = {}
+
+            def _do_register(self, name, obj):
+                assert name not in self._obj_map
+                self._obj_map[name] = obj
+
+            def register(self, obj=None):
+                if obj is None:
+                    def deco(func_or_class):
+                        self._do_register(func_or_class.__name__, func_or_class)
+                        return func_or_class
+                    return deco
+                self._do_register(obj.__name__, obj)
+
+            def get(self, name):
+                return self._obj_map.get(name)
+    """)
+    # _do_register stores its second parameter; register (bare) and its deco hand theirs over.
+    assert found == {("_do_register", "attr", "_obj_map"), ("register", "attr", "_obj_map")}
+    tree = ast.parse(textwrap.dedent("""
+        class Registry:
+            def __init__(self):
+                self._obj_map = {}
+
+            def _do_register(self, name, obj):
+                self._obj_map[name] = obj
+
+            def register(self, obj=None):
+                def deco(func_or_class):
+                    self._do_register(func_or_class.__name__, func_or_class)
+                return deco
+    """))
+    stores = module_registries(tree).by_function.values()
+    assert {(s.word, s.position, s.closure_self) for s in stores} == {
+        ("_do_register", 1, None), ("register", 0, "self")}

@@ -44,11 +44,15 @@ Container = tuple[str, str]
 
 @dataclass(frozen=True)
 class RegistryStore:
-    """A function that stores its parameter into a registry (``HEADS[key] = cls``)."""
+    """A function that stores one of its parameters into a registry (``HEADS[key] = cls``)."""
 
     container: Container
     word: str  # what a registration spells: the module-level function or the method enclosing the store
     owner: ast.ClassDef | None  # the class whose instances hold an "attr" container
+    position: int = 0  # of the parameter stored, among the positional ones (after ``self``)
+    # A function nested in a method (a decorator a method returns: ``def register(self):
+    # def deco(cls): self._do_register(cls.__name__, cls)``): the method's ``self`` it reads.
+    closure_self: str | None = None
 
 
 @dataclass
@@ -87,18 +91,29 @@ def module_registries(tree: ast.Module) -> ModuleRegistries:
     return found
 
 
+@dataclass(frozen=True)
+class _Function:
+    node: FunctionNode
+    owner: ast.ClassDef | None  # the class of the method it is or is nested in
+    self_name: str | None  # the name of that method's instance, when the function reads it
+    method: bool  # its own first parameter is the instance
+    word: str  # the module-level function or method it is, or is nested in
+    outer_locals: frozenset[str]  # the names its enclosing functions bind
+
+
 def _compute(tree: ast.Module) -> ModuleRegistries:
     result = ModuleRegistries()
     stores: dict[tuple[ast.ClassDef | None, Container], list[ast.Subscript]] = {}
-    functions: list[tuple[FunctionNode, ast.ClassDef | None, str | None]] = []
+    functions: list[_Function] = []
     for stmt in tree.body:
         if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            functions.append((stmt, None, None))
+            _collect(_Function(stmt, None, None, False, stmt.name, frozenset()), functions)
         elif isinstance(stmt, ast.ClassDef):
-            functions.extend((item, stmt, item.args.args[0].arg) for item in stmt.body
-                             if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and item.args.args)
-    for fn, owner, self_name in functions:
-        _scan(fn, fn.name, owner, self_name, frozenset(), result, stores)
+            for item in stmt.body:
+                if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and item.args.args:
+                    _collect(_Function(item, stmt, item.args.args[0].arg, True, item.name, frozenset()), functions)
+    for fn in functions:
+        _scan(fn, result, stores)
     if not stores:
         return result
     _hand_overs(functions, result)
@@ -116,81 +131,98 @@ def _compute(tree: ast.Module) -> ModuleRegistries:
     return result
 
 
-def _registered_parameter(fn: FunctionNode, self_name: str | None) -> str | None:
-    """The parameter a decorator's call binds the definition to: the first (after ``self``),
-    if the body never rebinds it."""
-    positional = [a.arg for a in (*fn.args.posonlyargs, *fn.args.args)]
-    if self_name is not None:
-        positional = positional[1:]
-    if not positional:
-        return None
-    rebound = any(isinstance(n, ast.Name) and n.id == positional[0] and not isinstance(n.ctx, ast.Load)
-                  for n in _own_nodes(fn))
-    return None if rebound else positional[0]
-
-
-def _scan(fn: FunctionNode, word: str, owner: ast.ClassDef | None, self_name: str | None,
-          outer_locals: frozenset[str], result: ModuleRegistries,
-          stores: dict[tuple[ast.ClassDef | None, Container], list[ast.Subscript]]) -> None:
-    """Record ``fn``'s store of a parameter into a container, and scan its nested functions
-    (a decorator factory: ``def register(name): def add(cls): REG[name] = cls``)."""
-    local = body_facts(fn).local_names
-    registered: str | None = ""  # not computed yet: most functions store no parameter
-    for node in _own_nodes(fn):
+def _collect(fn: _Function, functions: list[_Function]) -> None:
+    """``fn`` and the functions nested in it (a decorator factory's decorator)."""
+    functions.append(fn)
+    local = body_facts(fn.node).local_names
+    for node in _own_nodes(fn.node):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            _scan(node, word, None, None, outer_locals | local, result, stores)
-            continue
+            reads_self = fn.self_name is not None and fn.self_name not in body_facts(node).local_names
+            _collect(_Function(node, fn.owner if reads_self else None, fn.self_name if reads_self else None, False,
+                               fn.word, fn.outer_locals | local), functions)
+
+
+def _positions(fn: _Function) -> dict[str, int]:
+    """The positional parameters a caller binds (after ``self``) that the body never
+    rebinds, by position."""
+    positional = [a.arg for a in (*fn.node.args.posonlyargs, *fn.node.args.args)]
+    if fn.method:
+        positional = positional[1:]
+    rebound = {n.id for n in _own_nodes(fn.node) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
+    return {name: position for position, name in enumerate(positional) if name not in rebound}
+
+
+def _store(fn: _Function, container: Container, position: int) -> RegistryStore:
+    return RegistryStore(container, fn.word, fn.owner if container[0] == "attr" else None, position,
+                         None if fn.method else fn.self_name)
+
+
+def _scan(fn: _Function, result: ModuleRegistries,
+          stores: dict[tuple[ast.ClassDef | None, Container], list[ast.Subscript]]) -> None:
+    """Record ``fn``'s store of one of its parameters into a container."""
+    local = body_facts(fn.node).local_names
+    positions: dict[str, int] | None = None  # computed at the first store: most functions make none
+    for node in _own_nodes(fn.node):
         if not (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Subscript)
                 and isinstance(node.value, ast.Name)):
             continue
-        if registered == "":
-            registered = _registered_parameter(fn, self_name)
-        if node.value.id != registered:
+        if positions is None:
+            positions = _positions(fn)
+        position = positions.get(node.value.id)
+        if position is None:
             continue
         target = node.targets[0]
         base = target.value
         container: Container | None = None
-        if isinstance(base, ast.Name) and base.id not in local and base.id not in outer_locals:
-            container, holder = ("global", base.id), None
-        elif (self_name is not None and isinstance(base, ast.Attribute) and isinstance(base.value, ast.Name)
-              and base.value.id == self_name):
-            container, holder = ("attr", base.attr), owner
-        if container is None or fn in result.by_function:
+        if isinstance(base, ast.Name) and base.id not in local and base.id not in fn.outer_locals:
+            container = ("global", base.id)
+        elif (fn.self_name is not None and isinstance(base, ast.Attribute) and isinstance(base.value, ast.Name)
+              and base.value.id == fn.self_name):
+            container = ("attr", base.attr)
+        if container is None or fn.node in result.by_function:
             continue
-        result.by_function[fn] = RegistryStore(container, word, holder)
-        stores.setdefault((holder, container), []).append(target)
+        store = result.by_function[fn.node] = _store(fn, container, position)
+        stores.setdefault((store.owner, container), []).append(target)
 
 
-def _hand_overs(functions: list[tuple[FunctionNode, ast.ClassDef | None, str | None]],
-                result: ModuleRegistries) -> None:
-    """A function that hands its parameter to a registering one registers too:
-    ``def register_module(self, cls): self._register_module(cls); return cls``."""
-    by_name = {(owner, fn.name): fn for fn, owner, _ in functions}
+def _hand_overs(functions: list[_Function], result: ModuleRegistries) -> None:
+    """A function that hands one of its parameters to a registering one, where that one
+    stores it, registers too: ``def register_module(self, cls): self._register(cls)``,
+    fvcore's ``def deco(obj): self._do_register(obj.__name__, obj)``."""
+    by_name = {(fn.owner if fn.method else None, fn.node.name): fn.node for fn in functions
+               if fn.method or (fn.owner is None and not fn.outer_locals)}
     changed = True
     while changed:
         changed = False
-        for fn, owner, self_name in functions:
-            if fn in result.by_function:
+        for fn in functions:
+            if fn.node in result.by_function:
                 continue
-            parameter = None
-            for node in _own_nodes(fn):
-                if not (isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Name)):
+            positions: dict[str, int] | None = None
+            for node in _own_nodes(fn.node):
+                if not isinstance(node, ast.Call):
                     continue
                 func = node.func
-                if owner is not None and isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) \
-                        and func.value.id == self_name:
-                    callee = by_name.get((owner, func.attr))
-                elif owner is None and isinstance(func, ast.Name) and func.id not in body_facts(fn).local_names:
+                if (fn.self_name is not None and isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)
+                        and func.value.id == fn.self_name):
+                    callee = by_name.get((fn.owner, func.attr))
+                elif isinstance(func, ast.Name) and func.id not in body_facts(fn.node).local_names \
+                        and func.id not in fn.outer_locals:
                     callee = by_name.get((None, func.id))
                 else:
                     continue
                 store = result.by_function.get(callee) if callee is not None else None
-                if store is None or store.owner is not owner:
+                if store is None or store.closure_self is not None or (
+                        store.container[0] == "attr" and store.owner is not fn.owner):
                     continue
-                if parameter is None:
-                    parameter = _registered_parameter(fn, self_name) or ""
-                if node.args[0].id == parameter:
-                    result.by_function[fn] = RegistryStore(store.container, fn.name, owner)
+                handed = node.args[store.position] if len(node.args) > store.position and not any(
+                    isinstance(a, ast.Starred) for a in node.args[:store.position + 1]) else None
+                if not isinstance(handed, ast.Name):
+                    continue
+                if positions is None:
+                    positions = _positions(fn)
+                position = positions.get(handed.id)
+                if position is not None:
+                    result.by_function[fn.node] = _store(fn, store.container, position)
                     result.handing_over.add(id(func))
                     changed = True
                     break

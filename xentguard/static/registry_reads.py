@@ -54,14 +54,15 @@ class RegistryReads:
             return
         stores = [_store(value) for value in values]
         for position, (decorator, value, store) in enumerate(zip(decorators, values, stores)):
-            if store is None or not isinstance(value, FunctionRef):
-                continue
+            if store is None or store.position != 0 or not isinstance(value, FunctionRef):
+                continue  # a decorator's call passes the definition first
             if any(below is None for below in stores[position + 1:]):
                 continue  # it registers what the decorators below it return: unresolved
             kind, name = store.container
-            if kind == "attr" and not isinstance(value.bound_self, Instance):
+            instance = value.bound_self if store.closure_self is None else value.fn.closure.value(store.closure_self)
+            if kind == "attr" and not isinstance(instance, Instance):
                 continue
-            key = (kind, id(value.fn.file.tree), name, value.bound_self if kind == "attr" else None)
+            key = (kind, id(value.fn.file.tree), name, instance if kind == "attr" else None)
             self._registered.setdefault(key, []).append(defined)
             leaf = decorator_leaf(decorator)
             if leaf is not None:
