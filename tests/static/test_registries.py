@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import FIXTURES
 from xentguard.static.registries import module_registries, only_read_in
 
 
@@ -102,31 +103,23 @@ def test_other_files_must_only_read_the_registry(source: str, untouched: bool) -
     assert only_read_in(ast.parse(source), ("global", "HEADS")) is untouched
 
 
-MODULE_REGISTRY = """
-    class Registry:
-        def __init__(self):
-            self._modules = dict()
+# The registry classes of the fixture project (the mmdetection and fvcore shapes), one at a time.
+REGISTRY_FIXTURE = (FIXTURES / "projects" / "registries" / "registry.py").read_text(encoding="utf-8")
 
-        @property
-        def module_dict(self):
-            return self._modules
 
-        def get(self, key):
-            return self._modules.get(key, None)
+def fixture_class(name: str) -> str:
+    """The source of one class of the fixture's registry.py."""
+    tree = ast.parse(REGISTRY_FIXTURE)
+    node = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == name)
+    return ast.get_source_segment(REGISTRY_FIXTURE, node) or ""
 
-        def _add(self, module_class):
-            if module_class.__name__ in self._modules:
-                raise KeyError(module_class.__name__)
-            self._modules[module_class.__name__] = module_class
 
-        def register_module(self, cls):
-            self._add(cls)
-            return cls
-"""
+MODULE_REGISTRY = fixture_class("ModuleRegistry")
 
 
 def test_a_method_handing_its_parameter_to_a_registering_one_registers() -> None:
     assert registering(MODULE_REGISTRY) == {("_add", "attr", "_modules"), ("register_module", "attr", "_modules")}
+    assert "self._add(cls)" in MODULE_REGISTRY  # the hand-over the test below takes away
 
 
 def test_a_property_returning_the_dict_is_another_name_every_file_must_only_read() -> None:
@@ -137,7 +130,8 @@ def test_a_property_returning_the_dict_is_another_name_every_file_must_only_read
     assert only_read_in(ast.parse("names = sorted(NETS.module_dict)\n"), ("attr", "_modules"), aliases)
     assert not only_read_in(ast.parse("NETS.module_dict['plain'] = object\n"), ("attr", "_modules"), aliases)
     # In the registry's own module too.
-    assert registering(textwrap.dedent(MODULE_REGISTRY) + "\nNETS = Registry()\nNETS.module_dict.clear()\n") == set()
+    cleared = MODULE_REGISTRY + "\nNETS = ModuleRegistry('nets')\nNETS.module_dict.clear()\n"
+    assert registering(cleared) == set()
 
 
 def test_handing_over_something_else_registers_nothing() -> None:
@@ -145,21 +139,7 @@ def test_handing_over_something_else_registers_nothing() -> None:
         ("_add", "attr", "_modules")}
 
 
-REGISTRY_PY = """
-class Registry:
-    def __init__(self):
-        self._modules = dict()
-
-    def get(self, key):
-        return self._modules.get(key, None)
-
-    def register_module(self, cls):
-        self._modules[cls.__name__] = cls
-        return cls
-
-
-NETS = Registry()
-"""
+REGISTRY_PY = MODULE_REGISTRY + "\n\n\nNETS = ModuleRegistry('nets')\n"
 MODELS_PY = """
 from torch import nn
 import torch.nn.functional as F
@@ -242,48 +222,17 @@ def test_registrations_the_walk_cannot_count_leave_the_registry_unknown(tmp_path
 
 
 def test_a_get_with_a_default_may_give_the_default(tmp_path: Path) -> None:
-    assert registry_findings(tmp_path, **{"self._modules.get(key, None)": "self._modules.get(key, Fallback)",
-                                          "class Registry:": "Fallback = None\n\n\nclass Registry:"}) == set()
+    with_default = {"self._modules.get(key, None)": "self._modules.get(key, Fallback)",
+                    "class ModuleRegistry:": "Fallback = None\n\n\nclass ModuleRegistry:"}
+    assert registry_findings(tmp_path, **with_default) == set()
     assert registry_findings(tmp_path, **{"self._modules.get(key, None)": "self._modules.get(key)"}) == {
         (10, "XG101")}
 
 
 def test_the_fvcore_shape_registers_through_a_decorator_a_method_returns() -> None:
-    found = registering("""
-        class Registry:
-            def __init__(self, name):
-                self._obj_map = {}
-
-            def _do_register(self, name, obj):
-                assert name not in self._obj_map
-                self._obj_map[name] = obj
-
-            def register(self, obj=None):
-                if obj is None:
-                    def deco(func_or_class):
-                        self._do_register(func_or_class.__name__, func_or_class)
-                        return func_or_class
-                    return deco
-                self._do_register(obj.__name__, obj)
-
-            def get(self, name):
-                return self._obj_map.get(name)
-    """)
+    source = fixture_class("ObjectRegistry")
     # _do_register stores its second parameter; register (bare) and its deco hand theirs over.
-    assert found == {("_do_register", "attr", "_obj_map"), ("register", "attr", "_obj_map")}
-    tree = ast.parse(textwrap.dedent("""
-        class Registry:
-            def __init__(self):
-                self._obj_map = {}
-
-            def _do_register(self, name, obj):
-                self._obj_map[name] = obj
-
-            def register(self, obj=None):
-                def deco(func_or_class):
-                    self._do_register(func_or_class.__name__, func_or_class)
-                return deco
-    """))
-    stores = module_registries(tree).by_function.values()
+    assert registering(source) == {("_do_register", "attr", "_obj_map"), ("register", "attr", "_obj_map")}
+    stores = module_registries(ast.parse(source)).by_function.values()
     assert {(s.word, s.position, s.closure_self) for s in stores} == {
-        ("_do_register", 1, None), ("register", 0, "self")}
+        ("_do_register", 1, None), ("register", 0, None), ("register", 0, "self")}

@@ -22,6 +22,9 @@ from xentguard.static import torch_api as api
 
 RULE_FIXTURES = sorted((FIXTURES / "rules").glob("*.py"))
 REALWORLD = cases("bugs") + cases("correct")
+# The multi-file fixture projects too (registries, setters, handed-on helpers: what holds
+# across files rests on names being the same, never on what they are).
+PROJECTS = sorted(p for p in (FIXTURES / "projects").iterdir() if p.is_dir() and any(p.rglob("*.py")))
 
 # Attribute names with a meaning of their own to torch or to the analysis.
 _API_ATTRIBUTES = {
@@ -110,7 +113,7 @@ def test_rule_fixture_findings_do_not_depend_on_spelling(fixture: Path) -> None:
     assert after == before
 
 
-@pytest.mark.parametrize("case", REALWORLD, ids=lambda p: f"{p.parent.name}-{p.stem}")
+@pytest.mark.parametrize("case", REALWORLD + PROJECTS, ids=lambda p: f"{p.parent.name}-{p.stem}")
 def test_realworld_findings_do_not_depend_on_spelling(case: Path, tmp_path: Path) -> None:
     files = sorted(case.rglob("*")) if case.is_dir() else [case]
     sources = {path: path.read_text(encoding="utf-8") for path in files if path.suffix == ".py"}

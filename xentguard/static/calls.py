@@ -82,12 +82,12 @@ class Calls:
             callee = self.attribute(receiver, func.attr, frame, func)
         elif isinstance(func, ast.Name) and func.id == "super" and frame.scope.lookup("super") is None:
             return self.super_of(frame)
-        elif isinstance(func, ast.Name) and func.id in api.SEQUENCE_BUILTINS and frame.scope.lookup(func.id) is None:
+        elif isinstance(func, ast.Name) and func.id in api.CONTAINER_BUILTINS and frame.scope.lookup(func.id) is None:
             # ``for t, out in enumerate(outputs)``: the items of a known list, as the builtin yields them.
             items = tuple(self.ev(a, frame) for a in node.args)
             for k in node.keywords:
                 self.ev(k.value, frame)
-            return _sequence_builtin(func.id, items) if not node.keywords else UNKNOWN
+            return _container_builtin(func.id, items) if not node.keywords else UNKNOWN
         else:
             callee = self.ev(func, frame)
         args = tuple(self.ev(a, frame) for a in node.args)
@@ -440,12 +440,12 @@ def _no_default(node: ast.Call) -> bool:
         default is None or (isinstance(default, ast.Constant) and default.value is None))
 
 
-def _sequence_builtin(name: str, args: tuple[Value, ...]) -> Value:
+def _container_builtin(name: str, args: tuple[Value, ...]) -> Value:
     """What ``enumerate``, ``zip``, ``reversed``, ``list`` or ``tuple`` of known lists holds,
-    and ``dict()`` (see torch_api.SEQUENCE_BUILTINS); anything else is unknown. ``zip`` of a known list
+    and ``dict()`` (see torch_api.CONTAINER_BUILTINS); anything else is unknown. ``zip`` of a known list
     and others: the others' items are unknown (zip stops at the shortest: each row it
     yields is one of these)."""
-    how = api.SEQUENCE_BUILTINS[name]
+    how = api.CONTAINER_BUILTINS[name]
     if how == "empty":
         return UNKNOWN if args else Mapping(())
     known = [isinstance(a, Mapping) and a.sequence for a in args]

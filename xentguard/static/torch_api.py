@@ -116,10 +116,10 @@ FRESH_BUFFER_METHODS = frozenset({"new_zeros", "new_empty"})
 # Tensors built from their data: with a literal empty list (``torch.tensor([])``), an empty
 # accumulator that ``torch.cat`` grows in a loop.
 TENSORS_FROM_DATA = frozenset({"torch.tensor", "torch.Tensor", "torch.FloatTensor", "torch.as_tensor"})
-# Python builtins over lists whose items the analysis follows (unless the name is
+# Python builtins making containers whose items the analysis follows (unless the name is
 # rebound): ``for t, out in enumerate(outputs)``. What each yields of its arguments' items
 # ("empty": only called without arguments, ``dict()``, as a registry starts).
-SEQUENCE_BUILTINS: dict[str, str] = {"enumerate": "enumerate", "zip": "zip", "reversed": "reversed",
+CONTAINER_BUILTINS: dict[str, str] = {"enumerate": "enumerate", "zip": "zip", "reversed": "reversed",
                                      "list": "same", "tuple": "same", "dict": "empty"}
 # Methods that move a new buffer (to a device, a dtype) without writing into it.
 BUFFER_MOVES = frozenset({"to", "type", "type_as", "cuda", "cpu", "float", "double", "half", "bfloat16", "detach",
