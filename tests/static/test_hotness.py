@@ -13,7 +13,7 @@ from tests.conftest import FIXTURES
 from tests.static.realworld import cases, found
 from xentguard.static import analyze_source
 from xentguard.static.analyzer import Analyzer
-from xentguard.static.hotness import hotness
+from xentguard.static.hotness import base_leaves, class_attributes, hotness, top_level_classes
 from xentguard.static.scopes import FunctionInfo
 
 RULE_FIXTURES = sorted((FIXTURES / "rules").glob("*.py"))
@@ -284,3 +284,80 @@ def test_a_container_call_fills_the_attribute_not_the_instance() -> None:
     walked = {fn.name: result.worth_walking(fn) for fn in tree.body[1].body if isinstance(fn, ast.FunctionDef)}
     # ``self`` is mentioned by every method: only what the calls filled is hot.
     assert walked == {"__init__": True, "score": True, "other": True, "size": False}
+
+
+PROJECTS = sorted(p for p in (FIXTURES / "projects").iterdir() if p.is_dir() and any(p.rglob("*.py")))
+
+
+@pytest.mark.parametrize("project", PROJECTS, ids=lambda p: p.name)
+def test_projects_same_with_and_without_the_gate(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    gated = found(project)
+    _walk_everything(monkeypatch)
+    assert found(project) == gated
+
+
+def test_a_subclass_reads_the_hot_attributes_of_a_base_from_elsewhere() -> None:
+    tree = ast.parse(textwrap.dedent(
+        """
+        from trainers import Base, Plain
+
+        class Scorer(Base):
+            def step(self, x, y):
+                return self.criterion(self.forward(x), y)
+
+            def size(self):
+                return self.width(3)
+
+        class Other(Plain):
+            def step(self, x, y):
+                return self.criterion(self.forward(x), y)
+        """))
+    stored = {"Base": frozenset({"criterion"})}
+    asked: list[str] = []
+
+    def inherited(name: str) -> frozenset[str]:
+        asked.append(name)
+        return stored.get(name, frozenset())
+
+    result = hotness(tree, (), inherited)
+    walked = {f"{cls.name}.{fn.name}": result.worth_walking(fn) for cls in tree.body if isinstance(cls, ast.ClassDef)
+              for fn in cls.body if isinstance(fn, ast.FunctionDef)}
+    # Base's criterion is hot in every class of the file (an attribute name is one name);
+    # without the base's attributes nothing here reaches a sink.
+    assert walked == {"Scorer.step": True, "Scorer.size": False, "Other.step": True}
+    assert sorted(asked) == ["Base", "Plain"]
+    assert not any(hotness(tree).worth_walking(fn) for fn in ast.walk(tree) if isinstance(fn, ast.FunctionDef))
+
+
+def test_class_attributes_are_what_an_instance_has_from_the_class_body() -> None:
+    tree = ast.parse(textwrap.dedent(
+        """
+        import torch.nn as nn
+
+        class Trainer(nn.Module):
+            scale = 2
+            if True:
+                label: str = "x"
+
+            def __init__(self):
+                self.criterion, self.head = nn.NLLLoss(), nn.Linear(2, 2)
+                self.parts = []
+                self.parts.append(nn.Softmax(dim=1))
+                local = 3
+
+            def fit(self):
+                self.epoch = 0
+
+        if True:
+            class Guarded(Trainer):
+                pass
+
+        def build():
+            class Inner:
+                pass
+        """))
+    classes = top_level_classes(tree)
+    assert [c.name for c in classes] == ["Trainer", "Guarded"]
+    assert class_attributes(classes[0]) == {"scale", "label", "__init__", "fit", "criterion", "head", "parts",
+                                            "epoch"}
+    assert base_leaves(classes[1]) == {"Trainer"} and base_leaves(classes[0]) == {"Module"}

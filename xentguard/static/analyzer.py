@@ -15,6 +15,7 @@ import re
 from typing import Callable
 
 from xentguard.static import torch_api as api
+from xentguard.static.body_facts import ATTRIBUTE_PREFIX
 from xentguard.static.calls import Calls
 from xentguard.static.checks import Checks
 from xentguard.static.expressions import Expressions
@@ -73,6 +74,9 @@ PublicNames = Callable[[SourceFile, str, int], "list[str] | None"]
 # Whether a name imported from a project module may reach a loss, a log or an exp:
 # (importing file, module, level, name) -> bool.
 ImportedNameConsumes = Callable[[SourceFile, str, int, str], bool]
+# The hot attributes (see hotness) instances of a class imported from a project module carry
+# from its definition and its bases: (importing file, module, level, name) -> names.
+InheritedAttributes = Callable[[SourceFile, str, int, str], frozenset[str]]
 
 _MAX_CONTEXTS_PER_FUNCTION = 16
 # The instance attributes a walk read, with what each read gave (None: nothing assigned).
@@ -89,12 +93,14 @@ class Analyzer(Expressions, Calls, RegistryReads):
         public_names: PublicNames | None = None,
         imported_name_consumes: ImportedNameConsumes | None = None,
         registry_files: RegistryFiles | None = None,
+        inherited_attributes: InheritedAttributes | None = None,
     ) -> None:
         self.checks = checks
         self.resolve_import = resolve_import
         self.module_attribute = module_attribute
         self.public_names = public_names
         self.imported_name_consumes = imported_name_consumes
+        self.inherited_attributes = inherited_attributes
         self.init_registries(registry_files)
         # key -> (result, the attributes the walk read: (class, name) -> what it read).
         self._summaries: dict[tuple[object, ...], tuple[Value, AttributeReads]] = {}
@@ -106,6 +112,7 @@ class Analyzer(Expressions, Calls, RegistryReads):
         self._contexts: dict[FunctionInfo, int] = {}
         self._lazy_values: dict[LazyImport, Value] = {}
         self._hot: dict[SourceFile, Hotness] = {}
+        self._hot_in_progress: set[SourceFile] = set()
         # Functions not walked yet with unknown arguments, by file.
         self.pending: dict[str, list[FunctionInfo]] = {}
 
@@ -145,16 +152,41 @@ class Analyzer(Expressions, Calls, RegistryReads):
     def hotness_of(self, file: SourceFile) -> Hotness:
         hot = self._hot.get(file)
         if hot is None:
-            hot = self._hot[file] = hotness(file.tree, self._project_imports(file))
+            self._hot_in_progress.add(file)
+            try:
+                names, origins = self._project_imports(file)
+                inherited = self.inherited_attributes
+
+                def attributes_of(base: str) -> frozenset[str]:
+                    origin = origins.get(base)
+                    return inherited(file, *origin) if origin is not None and inherited is not None else frozenset()
+
+                hot = self._hot[file] = hotness(file.tree, names, attributes_of)
+            finally:
+                self._hot_in_progress.discard(file)
         return hot
 
-    def _project_imports(self, file: SourceFile) -> set[str]:
+    def hot_attributes(self, file: SourceFile) -> frozenset[str] | None:
+        """The attribute names through which the file's definitions reach a sink (see
+        hotness); None when they cannot be known, or while they are being computed (an
+        import cycle of base classes)."""
+        if file in self._hot_in_progress:
+            return None
+        names = self.hotness_of(file).names
+        if names is None:
+            return None
+        return frozenset(n[len(ATTRIBUTE_PREFIX):] for n in names if n.startswith(ATTRIBUTE_PREFIX))
+
+    def _project_imports(self, file: SourceFile) -> tuple[set[str], dict[str, tuple[str, int, str]]]:
         """Names the file binds from project modules that may reach a sink, read off the
         text (imports inside functions included): for ``from m import a as b``, a and b when
-        a's definition reaches a loss, a log or an exp; for ``import pkg.m``, every word."""
+        a's definition reaches a loss, a log or an exp; for ``import pkg.m``, every word.
+        With, for every ``b`` a ``from`` import of the project binds, where it comes from:
+        (m, level, a) (a base class defined elsewhere may store a loss for its subclasses)."""
         names: set[str] = set()
+        origins: dict[str, tuple[str, int, str]] = {}
         if self.public_names is None:
-            return names
+            return names, origins
         for statement, module, level in import_statements(file.source):
             if level == 0 and is_torch(module):
                 continue
@@ -162,12 +194,15 @@ class Analyzer(Expressions, Calls, RegistryReads):
             if self.imported_name_consumes is not None and statement.lstrip().startswith("from"):
                 # Only the names whose definition reaches a consuming sink (and their aliases).
                 hot = {w for w in words if self.imported_name_consumes(file, module, level, w)}
-                hot |= {alias for name, alias in re.findall(r"(\w+)\s+as\s+(\w+)", statement) if name in hot}
+                aliases = dict(re.findall(r"(\w+)\s+as\s+(\w+)", statement))
+                for name in words - set(aliases.values()):
+                    origins.setdefault(aliases.get(name, name), (module, level, name))
+                hot |= {alias for name, alias in aliases.items() if name in hot}
                 names.update(hot)
             elif self.public_names(file, module, level) is not None or any(
                     self.public_names(file, f"{module}.{w}" if module else w, level) is not None for w in words):
                 names.update(words)
-        return names
+        return names, origins
 
     def queue(self, fn: FunctionInfo) -> None:
         self.pending.setdefault(fn.file.path, []).append(fn)

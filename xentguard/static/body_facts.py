@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Union
 
@@ -179,7 +180,7 @@ def _compute(function: FunctionNode) -> BodyFacts:
                 elif kind is ast.Assign or kind is ast.AnnAssign:
                     assert isinstance(node, (ast.Assign, ast.AnnAssign))
                     targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-                    attributes = frozenset(t.attr for t in targets if isinstance(t, ast.Attribute))
+                    attributes = frozenset(t.attr for t in _unpacked(targets) if isinstance(t, ast.Attribute))
                     if attributes:
                         assigns_attributes = True
                         value = node.value
@@ -236,6 +237,22 @@ def _compute(function: FunctionNode) -> BodyFacts:
                      frozenset(super_methods), tuple(attribute_stores), frozenset(trainer_imports),
                      frozenset(calls_on_first), frozenset(from_parameters), frozenset(otherwise),
                      frozenset(passes_to), setting_parameters)
+
+
+def _unpacked(targets: Sequence[ast.expr]) -> list[ast.expr]:
+    """Assignment targets with tuples and lists opened (``self.a, (self.b, *rest) = ...``):
+    each item is stored to, by the whole value as far as the gate can tell."""
+    found: list[ast.expr] = []
+    pending = list(targets)
+    while pending:
+        target = pending.pop()
+        if isinstance(target, (ast.Tuple, ast.List)):
+            pending.extend(target.elts)
+        elif isinstance(target, ast.Starred):
+            pending.append(target.value)
+        else:
+            found.append(target)
+    return found
 
 
 def mentions(node: ast.AST) -> set[str]:

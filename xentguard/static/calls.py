@@ -19,7 +19,9 @@ from xentguard.static.kinds import (
     Fresh,
     FunctionRef,
     Instance,
+    Kind,
     Layer,
+    LogScalar,
     LossFn,
     Mapping,
     OneOf,
@@ -155,6 +157,11 @@ class Calls:
         kind = api.PRODUCER_METHODS.get(method)
         if kind is not None:
             return Tensor(kind, self.checks.origin(f"Tensor.{method}", node.func, frame.file))
+        fill_at = api.FILL_METHODS.get(method)
+        if fill_at is not None:
+            filled = _filled_with(args, (), fill_at, node, frame.file, f"Tensor.{method}")
+            if filled is not None:
+                return filled
         if method in api.LOG_METHODS:
             return self.checks.log_of(receiver, node, frame.file, node.func.value, frame.scope)  # type: ignore[attr-defined]
         if method in api.EXP_METHODS:
@@ -329,6 +336,13 @@ class Calls:
             return args[0] if args else UNKNOWN
         if name in api.PARTIAL:
             return _partial(node, args, kwargs, file)
+        if name in api.SCALAR_LOG_FUNCTIONS and args:
+            return LogScalar(self.checks.origin(file.short(node.func), node.func, file))
+        fill_at = api.FILL_FUNCTIONS.get(name)
+        if fill_at is not None:
+            filled = _filled_with(args, kwargs, fill_at, node, file, file.short(node.func))
+            if filled is not None:
+                return filled
         if name in api.LOG_FUNCTIONS and args:
             return self.checks.log_of(args[0], node, file, node.args[0], frame.scope)
         if name in api.EXP_FUNCTIONS and args:
@@ -402,6 +416,8 @@ class Calls:
         if model_node is None:
             return
         if loss_node is None and trainer.default_loss is not None:
+            if any(isinstance(a, ast.Starred) for a in node.args) or any(k.arg is None for k in node.keywords):
+                return  # ``**options`` may pass the loss: which one is unknown
             loss = Ref(trainer.default_loss)
         # A loss class is instantiated by the library.
         if isinstance(loss, ClassRef):
@@ -605,6 +621,17 @@ def _loss_object(qualname: str, node: ast.expr | None, frame: Frame) -> Value:
     spelled = frame.file.short(node) if node is not None else qualname.rsplit(".", 1)[-1]
     line, col = frame.file.start(node) if node is not None else (1, 0)
     return LossFn(loss, spelled, Origin(spelled, frame.file.path, line, col))
+
+
+def _filled_with(args: tuple[Value, ...], kwargs: tuple[tuple[str, Value], ...], position: int, node: ast.Call,
+                 file: SourceFile, what: str) -> Value | None:
+    """A tensor every element of which is the fill value (``torch.full(size, v)``,
+    ``t.fill_(v)``; of a method, positional only): log space when ``v`` is (a log-space
+    target, XG111); None: no claim (the call is read as any other)."""
+    value = args[position] if len(args) > position else dict(kwargs).get("fill_value")
+    if isinstance(value, LogScalar):
+        return Tensor(Kind.LOGGED, value.origin.through(what, file.path, *file.start(node)))
+    return None
 
 
 def _loss_function(value: Value) -> str | None:

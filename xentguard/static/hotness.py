@@ -25,12 +25,13 @@ call took 3x the time of the whole analysis before this gate.
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from xentguard.static import torch_api as api
 from xentguard.static.body_facts import (
     ATTRIBUTE,
+    ATTRIBUTE_PREFIX,
     NAMED,
     SUPER,
     BodyFacts,
@@ -89,15 +90,24 @@ class Hotness:
         return self.names is None or not self.names.isdisjoint(used) or not self.direct.isdisjoint(used)
 
 
-def hotness(tree: ast.Module, project_import: Iterable[str] = ()) -> Hotness:
+def hotness(tree: ast.Module, project_import: Iterable[str] = (),
+            inherited: Callable[[str], frozenset[str]] | None = None) -> Hotness:
     """The names of ``tree`` through which a sink can be reached, or None when they cannot
     be known (a star import from the project binds names the text does not show).
-    ``project_import``: the names the file binds by importing project modules."""
+    ``project_import``: the names the file binds by importing project modules;
+    ``inherited``: the hot attributes of a class imported as that name from the project,
+    from its definition (a name that is no such class: none)."""
     collector = _Collector(both(CONSUMING_WORDS) | both(project_import))
     if not collector.collect(tree.body, None):
         return Hotness(None)
     definitions = collector.definitions + collector.inherited()
     hot = collector.hot
+    if inherited is not None:
+        # A class deriving from one reads its hot attributes as its own (the base's
+        # ``self.criterion = nn.BCEWithLogitsLoss()`` in another file): hot here too, as
+        # they would be if the base were defined in this file.
+        for name in sorted(set().union(*collector.base_mentions)):
+            hot.update(attribute_name(attribute) for attribute in inherited(name))
     changed = True
     while changed:
         changed = False
@@ -118,6 +128,7 @@ class _Collector:
         self.functions: dict[int, tuple[bool, frozenset[str]]] = {}
         self.direct = both(SINK_WORDS)
         self.bases: dict[str, set[str]] = {}  # class of this file -> the leaf names of its bases
+        self.base_mentions: list[set[str]] = []  # of each class of this file: the names its bases mention
         self.methods: set[str] = set()  # Class.method for every method of this file
         self.super_called: set[str] = set()  # the m of every super().m
 
@@ -147,21 +158,18 @@ class _Collector:
             elif isinstance(stmt, ast.ClassDef):
                 self.definitions.append((both({stmt.name}), {n for base in stmt.bases for n in mentions(base)}))
                 self.bases[stmt.name] = {leaf for base in stmt.bases if (leaf := _leaf(base)) is not None}
+                self.base_mentions.append({n for base in stmt.bases for n in mentions(base)})
                 if not self.collect(stmt.body, stmt.name):
                     return False
             elif isinstance(stmt, (ast.Import, ast.ImportFrom)):
                 if not self.imports(stmt):
                     return False
             elif isinstance(stmt, _BLOCKS):
-                blocks = [getattr(stmt, name, []) for name in ("body", "orelse", "finalbody")]
-                blocks += [handler.body for handler in getattr(stmt, "handlers", [])]
-                blocks += [case.body for case in getattr(stmt, "cases", [])]
                 if isinstance(stmt, (ast.For, ast.AsyncFor)):
                     loop_names = both({n.id for n in walk(stmt.target) if isinstance(n, ast.Name)})
                     self.definitions.append((loop_names, mentions(stmt.iter)))
-                for block in blocks:
-                    if not self.collect(block, cls):
-                        return False
+                if not self.collect(_blocks_of(stmt), cls):
+                    return False
             else:
                 self.statement(stmt)
         return True
@@ -234,6 +242,52 @@ class _Collector:
         self.definitions.append((bound, mentions(stmt)))
 
 
+def top_level_classes(tree: ast.Module) -> list[ast.ClassDef]:
+    """The classes a module defines at its top level, also under ``if``/``try`` blocks."""
+    found: list[ast.ClassDef] = []
+    pending = list(tree.body)
+    while pending:
+        stmt = pending.pop(0)
+        if isinstance(stmt, ast.ClassDef):
+            found.append(stmt)
+        elif isinstance(stmt, _BLOCKS):
+            pending.extend(_blocks_of(stmt))
+    return found
+
+
+def class_attributes(node: ast.ClassDef) -> frozenset[str]:
+    """The attribute names an instance of the class has from its own body: its methods,
+    its class-level names, and every attribute its methods store (``self.loss = ...``)."""
+    found: set[str] = set()
+    pending = list(node.body)
+    while pending:
+        stmt = pending.pop(0)
+        if isinstance(stmt, _FUNCTIONS):
+            found.add(stmt.name)
+            for attributes, _ in body_facts(stmt).attribute_stores:
+                found.update(a[len(ATTRIBUTE_PREFIX):] for a in attributes if a.startswith(ATTRIBUTE_PREFIX))
+        elif isinstance(stmt, ast.ClassDef):
+            found.add(stmt.name)
+        elif isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+            found.update(n.id for target in targets for n in walk(target) if isinstance(n, ast.Name))
+        elif isinstance(stmt, _BLOCKS):
+            pending.extend(_blocks_of(stmt))
+    return frozenset(found)
+
+
+def base_leaves(node: ast.ClassDef) -> set[str]:
+    """The last names of a class's bases (``nn.Module``: Module)."""
+    return {leaf for base in node.bases if (leaf := _leaf(base)) is not None}
+
+
+def _blocks_of(stmt: ast.stmt) -> list[ast.stmt]:
+    blocks = [getattr(stmt, name, []) for name in ("body", "orelse", "finalbody")]
+    blocks += [handler.body for handler in getattr(stmt, "handlers", [])]
+    blocks += [case.body for case in getattr(stmt, "cases", [])]
+    return [inner for block in blocks for inner in block]
+
+
 def _method_of(cls: str, method: str) -> str:
     """The hot name of a method of a class of this file (neither an identifier nor an
     attribute name: it names nothing else)."""
@@ -252,4 +306,5 @@ def _leaf(node: ast.expr) -> str | None:
     return None
 
 
-__all__ = ["CONSUMING_WORDS", "SINK_WORDS", "Hotness", "both", "hotness"]
+__all__ = ["CONSUMING_WORDS", "SINK_WORDS", "Hotness", "base_leaves", "both", "class_attributes", "hotness",
+           "top_level_classes"]

@@ -165,6 +165,14 @@ class ExpOf(Value):
 
 
 @dataclass(frozen=True)
+class LogScalar(Value):
+    """A Python number in log space (``np.log(1 / k)``, ``math.log(p)``): a tensor filled
+    with it holds log-space values (``torch.full(size, v)``, ``t.fill_(v)``)."""
+
+    origin: Origin
+
+
+@dataclass(frozen=True)
 class Fresh(Value):
     """A new buffer (``torch.zeros(n)``): filled with exp values it is an exp, for a
     hand-written softmax (``buf[i] = exp(s_i)``, then ``buf /= buf.sum()``). ``empty``:

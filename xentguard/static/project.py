@@ -22,6 +22,7 @@ from xentguard.static.body_facts import body_facts
 from xentguard.static.checks import Checks
 from xentguard.static.findings import Finding
 from xentguard.static.heap import freeze_long_lived, parse_long_lived, release_frozen
+from xentguard.static.hotness import base_leaves, class_attributes, top_level_classes
 from xentguard.static.kinds import Deferred, ModuleValue, Value
 from xentguard.static.prefilter import import_statement_texts, might_have_findings
 from xentguard.static.registries import Container, decorator_leaf, module_registries, only_read_in
@@ -81,6 +82,7 @@ class Project:
         self._candidate_paths: dict[tuple[str, str, int], tuple[str, ...]] = {}
         self._public: dict[str, list[str]] = {}
         self._imported_consumes: dict[tuple[str, str, int, str], bool] = {}  # see imported_name_consumes
+        self._inherited: dict[tuple[str, str], frozenset[str]] = {}  # see inherited_attributes
         self._imports_by_name: dict[str, dict[str, list[tuple[int, str, int]]]] = {}  # see _importing
         self._receivers: dict[str, dict[str, frozenset[str]]] = {}
         self._relevant_importers: dict[str, list[str]] = {}  # by stem: see relevant_importers
@@ -93,7 +95,7 @@ class Project:
     def reset(self) -> None:
         """Forget every walked module (the text of one changed), and what was read off texts."""
         for cache in (self._text_facts, self._imports_loss_cache, self._relevant, self._consuming,
-                      self._directory_files, self._isfile_cache, self._public, self._imported_consumes,
+                      self._directory_files, self._isfile_cache, self._public, self._imported_consumes, self._inherited,
                       self._receivers, self._imports_by_name, self._relevant_importers, self._untouched,
                       self._registering_words, self._registered):
             cache.clear()
@@ -104,7 +106,7 @@ class Project:
         self.checks = Checks(report_paths=None)
         if self.follow_imports:
             self.analyzer = Analyzer(self.checks, self.resolve_import, self.module_attribute, self.public_names,
-                                     self.imported_name_consumes, self.registry_files)
+                                     self.imported_name_consumes, self.registry_files, self.inherited_attributes)
         else:
             self.analyzer = Analyzer(self.checks)
         self._modules: dict[str, ModuleValue | None] = {}  # abs path -> module (None: in progress/failed)
@@ -367,6 +369,50 @@ class Project:
             if sub is not None and self._consumes(sub):
                 return True
         return path is not None and self._name_relevant(path, name, consumes=True)
+
+    def inherited_attributes(self, importer: SourceFile, module: str, level: int, name: str) -> frozenset[str]:
+        """The hot attributes (see hotness) of the class imported as ``name`` from the
+        project module ``module``: its methods, class-level names and the attributes its
+        methods store, that reach a sink in its module, and its bases' (of its module, or
+        imported from the project), following re-exports. None for a name that is no
+        class."""
+        path = self._module_path(importer.path, module, level)
+        return self._class_attributes(path, name) if path is not None else frozenset()
+
+    def _class_attributes(self, path: str, name: str) -> frozenset[str]:
+        key = (path, name)
+        cached = self._inherited.get(key)
+        if cached is not None:
+            return cached
+        self._inherited[key] = frozenset()  # a cycle of bases or re-exports: the classes on it decide
+        found: set[str] = set()
+        if self.analyse(path) is not None:
+            file = self._files[path]
+            classes = [node for node in top_level_classes(file.tree) if node.name == name]
+            if classes:
+                # Unknowable (a star import from the project; the hotness of a module on
+                # an import cycle, still being computed): all of them.
+                hot = self.analyzer.hot_attributes(file)
+                for node in classes:
+                    own = class_attributes(node)
+                    found |= own if hot is None else own & hot
+                    for base in base_leaves(node):
+                        if any(other.name == base for other in top_level_classes(file.tree)):
+                            found |= self._class_attributes(path, base)
+                        else:
+                            found |= self._imported_class_attributes(path, base)
+            else:
+                found |= self._imported_class_attributes(path, name)  # a re-export
+        result = self._inherited[key] = frozenset(found)
+        return result
+
+    def _imported_class_attributes(self, path: str, name: str) -> set[str]:
+        found: set[str] = set()
+        for module, level in self._importing(path, name):
+            target = self._module_path(path, module, level)
+            if target is not None:
+                found |= self._class_attributes(target, name)
+        return found
 
     def _module_path(self, importer: str, module: str, level: int) -> str | None:
         """The project file ``module`` imported from ``importer`` is, if any (absolute)."""

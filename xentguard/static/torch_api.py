@@ -128,6 +128,11 @@ BUFFER_MOVES = frozenset({"to", "type", "type_as", "cuda", "cpu", "float", "doub
 SCATTER_SUMS: dict[str, int] = {"scatter_add": 2, "scatter_add_": 2, "index_add": 2, "index_add_": 2}
 
 LOG_FUNCTIONS = frozenset({"torch.log"})
+# The natural log of a Python number, and what fills a tensor with one number: the position
+# of the fill value (it is also the keyword ``fill_value``; method positions exclude self).
+SCALAR_LOG_FUNCTIONS = frozenset({"math.log", "numpy.log"})
+FILL_FUNCTIONS: dict[str, int] = {"torch.full": 1, "torch.full_like": 1}
+FILL_METHODS: dict[str, int] = {"fill_": 0, "new_full": 1}
 EXP_FUNCTIONS = frozenset({"torch.exp"})
 # The tensor methods of the same: ``p.log()``, ``x.exp()``, and the sums that make a
 # hand-written softmax's denominator (``e.sum(dim=1)``).
@@ -183,6 +188,8 @@ TENSOR_FUNCTIONS: dict[str, Keeps] = {
             "torch.flatten", "torch.reshape", "torch.squeeze", "torch.unsqueeze", "torch.permute",
             "torch.transpose", "torch.movedim", "torch.moveaxis", "torch.swapaxes", "torch.swapdims",
             "torch.ravel", "torch.t", "torch.clone", "torch.detach",
+            # ``Variable(t)`` has been ``t`` itself since PyTorch 0.4 (old code still wraps).
+            "torch.autograd.Variable", "torch.autograd.variable.Variable",
         ),
         Keeps.CLASS_DIM,
     ),
@@ -279,6 +286,11 @@ _SKORCH_CLASSIFIER = Trainer(model=(0, "module"), loss=(None, "criterion"), defa
 _SKORCH_BINARY = Trainer(model=(0, "module"), loss=(None, "criterion"), default_loss="torch.nn.BCEWithLogitsLoss")
 _POUTYNE = Trainer(model=(0, "network"), loss=(2, "loss_function"))
 
+
+def _skada(position: int) -> Trainer:
+    return Trainer(model=(0, "module"), loss=(position, "base_criterion"), default_loss="torch.nn.CrossEntropyLoss")
+
+
 TRAINERS: dict[str, Trainer] = {
     "ignite.engine.create_supervised_trainer": Trainer(model=(0, "model"), loss=(2, "loss_fn")),
     "ignite.engine.supervised_training_step": Trainer(model=(0, "model"), loss=(2, "loss_fn")),
@@ -293,11 +305,17 @@ TRAINERS: dict[str, Trainer] = {
     "torchbearer.Trial": Trainer(model=(0, "model"), loss=(2, "criterion")),
     # ray_skorch: skorch's NeuralNet trained on Ray workers, same module/criterion contract.
     "ray_skorch.RayTrainNeuralNet": Trainer(model=(0, "module"), loss=(None, "criterion")),
+    # skada's deep domain adaptation (skorch nets): the module's output on source samples goes
+    # to ``base_criterion``, nn.CrossEntropyLoss() when none is passed (skada/deep/_divergence.py,
+    # _adversarial.py, _baseline.py; the position is each function's).
+    **{f"skada.deep.{name}": _skada(position) for name, position in (
+        ("DeepCoral", 3), ("DAN", 4), ("DANN", 5), ("CDAN", 7), ("SourceOnly", 2), ("TargetOnly", 2))},
 }
 
 _NAMED_TABLES: tuple[Collection[str], ...] = (
     PRODUCER_FUNCTIONS, PRODUCER_LAYERS, PRESERVING_LAYERS, LOSS_FUNCTIONS, LOSS_CLASSES, SEQUENTIAL, MODULE_LIST,
-    MODULE_DICT, LOG_FUNCTIONS, EXP_FUNCTIONS, SUM_FUNCTIONS, TENSOR_FUNCTIONS, CONCATENATIONS,
+    MODULE_DICT, LOG_FUNCTIONS, EXP_FUNCTIONS, SUM_FUNCTIONS, TENSOR_FUNCTIONS, CONCATENATIONS, FILL_FUNCTIONS,
+    SCALAR_LOG_FUNCTIONS,
 )
 
 # The packages the trainers live in: a file using one imports (and so spells) its package.
