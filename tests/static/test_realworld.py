@@ -25,9 +25,10 @@ KNOWN_MISSES = {
                                              "DEFAULT_LOSS_CLS()`",
     "071_giotto_ffnet_exec_softmax_pipeline": "the model's forward is source text built in a loop and run by "
                                               "exec/eval: the softmax exists only in a string",
-    "072_variantworks_consensus_softmax_nemo_ce": "the loss is NeMo's CrossEntropyLossNM (no table entry), and the "
-                                                  "softmax is chosen by a constructor literal stored on the "
-                                                  "instance (apply_softmax=True) and tested in forward",
+    "072_variantworks_consensus_softmax_nemo_ce": "the softmax is chosen by a constructor literal stored on the "
+                                                  "instance (apply_softmax=True) and tested in forward: attributes "
+                                                  "are one set per class, not per construction (NeMo's "
+                                                  "keyword-only CrossEntropyLossNM is followed)",
     "078_daisyrec_item2vec_sigmoid_loss_type_criterion": "the base class builds the loss in its own method from a "
                                                          "literal each subclass stores after the base's None "
                                                          "(self.loss_type = 'CL'), tested through .upper(): "

@@ -59,6 +59,9 @@ if TYPE_CHECKING:
     from xentguard.static.checks import Checks
 
 
+_TORCH_LOSS_ARGUMENTS = LossFn("", "", None).arguments
+
+
 class Calls:
     """Mixin of :class:`Analyzer`: what a call returns, and the checks calls trigger."""
 
@@ -316,7 +319,8 @@ class Calls:
         loss = api.LOSS_CLASSES.get(name)
         if loss is not None:
             spelled = file.short(node.func)
-            return LossFn(loss, spelled, self.checks.origin(spelled, node, file), log_target=log_target_set(node))
+            return LossFn(loss, spelled, self.checks.origin(spelled, node, file), log_target=log_target_set(node),
+                          arguments=api.LOSS_CALL_ARGUMENTS.get(name, _TORCH_LOSS_ARGUMENTS))
         if name in api.SEQUENTIAL:
             layers = _spread(node, args)
             if layers is None or node.keywords:

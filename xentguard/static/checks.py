@@ -132,7 +132,7 @@ class Checks:
         only: see ``syntax.claims_cases``)."""
         if loss.bound_args:
             return
-        input_node, value = argument(node, args, kwargs, 0, "input")
+        input_node, value = argument(node, args, kwargs, *loss.arguments[0])
         display = self._loss_display(loss, node, frame.file)
         if input_node is not None:
             self.loss_input(loss, value, input_node, node, display, frame)
@@ -146,7 +146,7 @@ class Checks:
             return
         if loss.log_target or log_target_set(node):
             return  # log_target=True (or not a literal False: no claim)
-        target_node, target = argument(node, args, kwargs, 1, "target")
+        target_node, target = argument(node, args, kwargs, *loss.arguments[1])
         if target_node is None or not isinstance(target, Tensor) or target.kind not in (Kind.LOG_PROBS, Kind.LOGGED):
             return
         where, at = (target.entry.file, target.entry.node) if target.entry is not None else (file, target_node)

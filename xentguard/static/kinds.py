@@ -256,6 +256,9 @@ class LossFn(Value):
     origin: Origin | None  # where the loss object was created (None for a plain function)
     bound_args: int = 0  # positional arguments bound by functools.partial
     log_target: bool = False  # nn.KLDivLoss(log_target=True): the target is log-probabilities
+    # How a call passes the input and the target: (position, keyword) each; position None:
+    # keyword only (torch_api.LOSS_CALL_ARGUMENTS).
+    arguments: tuple[tuple[int | None, str], tuple[int | None, str]] = ((0, "input"), (1, "target"))
 
 
 @dataclass(frozen=True)

@@ -87,6 +87,17 @@ LOSS_CLASSES: dict[str, str] = {
     "torch.nn.KLDivLoss": "kl_div",
     "torch.nn.BCEWithLogitsLoss": "binary_cross_entropy_with_logits",
     "torch.nn.BCELoss": "binary_cross_entropy",
+    # NeMo 0.x neural-module losses, nn.CrossEntropyLoss / nn.BCEWithLogitsLoss of their
+    # ``logits`` (nemo/backends/pytorch/common/losses.py).
+    **{f"nemo.backends.pytorch.common{module}.{name}": loss
+       for module in ("", ".losses")
+       for name, loss in (("CrossEntropyLossNM", "cross_entropy"),
+                          ("BCEWithLogitsLossNM", "binary_cross_entropy_with_logits"))},
+}
+# Loss classes whose call does not take (input, target) as torch's do: (position, keyword) of
+# each, position None for keyword only. NeMo's neural modules are called with keywords only.
+LOSS_CALL_ARGUMENTS: dict[str, tuple[tuple[int | None, str], tuple[int | None, str]]] = {
+    qualname: ((None, "logits"), (None, "labels")) for qualname in LOSS_CLASSES if qualname.startswith("nemo.")
 }
 
 SEQUENTIAL = frozenset({"torch.nn.Sequential"})
