@@ -155,11 +155,12 @@ class Analyzer(Expressions, Calls, RegistryReads):
             self._hot_in_progress.add(file)
             try:
                 names, origins = self._project_imports(file)
+                attributes_of: Callable[[str], frozenset[str]] | None = None
                 inherited = self.inherited_attributes
-
-                def attributes_of(base: str) -> frozenset[str]:
-                    origin = origins.get(base)
-                    return inherited(file, *origin) if origin is not None and inherited is not None else frozenset()
+                if inherited is not None:
+                    def attributes_of(base: str) -> frozenset[str]:
+                        origin = origins.get(base)
+                        return inherited(file, *origin) if origin is not None else frozenset()
 
                 hot = self._hot[file] = hotness(file.tree, names, attributes_of)
             finally:

@@ -9,6 +9,7 @@ from xentguard.static import torch_api as api
 from xentguard.static.kinds import (
     EMPTY_TENSOR,
     FRESH,
+    TORCH_LOSS_ARGUMENTS,
     UNKNOWN,
     Binding,
     Cases,
@@ -57,9 +58,6 @@ from xentguard.static.syntax import (
 
 if TYPE_CHECKING:
     from xentguard.static.checks import Checks
-
-
-_TORCH_LOSS_ARGUMENTS = LossFn("", "", None).arguments
 
 
 class Calls:
@@ -320,7 +318,7 @@ class Calls:
         if loss is not None:
             spelled = file.short(node.func)
             return LossFn(loss, spelled, self.checks.origin(spelled, node, file), log_target=log_target_set(node),
-                          arguments=api.LOSS_CALL_ARGUMENTS.get(name, _TORCH_LOSS_ARGUMENTS))
+                          arguments=api.LOSS_CALL_ARGUMENTS.get(name, TORCH_LOSS_ARGUMENTS))
         if name in api.SEQUENTIAL:
             layers = _spread(node, args)
             if layers is None or node.keywords:

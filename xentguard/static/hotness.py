@@ -25,6 +25,7 @@ call took 3x the time of the whole analysis before this gate.
 from __future__ import annotations
 
 import ast
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -106,7 +107,7 @@ def hotness(tree: ast.Module, project_import: Iterable[str] = (),
         # A class deriving from one reads its hot attributes as its own (the base's
         # ``self.criterion = nn.BCEWithLogitsLoss()`` in another file): hot here too, as
         # they would be if the base were defined in this file.
-        for name in sorted(set().union(*collector.base_mentions)):
+        for name in collector.base_mentions:
             hot.update(attribute_name(attribute) for attribute in inherited(name))
     changed = True
     while changed:
@@ -128,7 +129,7 @@ class _Collector:
         self.functions: dict[int, tuple[bool, frozenset[str]]] = {}
         self.direct = both(SINK_WORDS)
         self.bases: dict[str, set[str]] = {}  # class of this file -> the leaf names of its bases
-        self.base_mentions: list[set[str]] = []  # of each class of this file: the names its bases mention
+        self.base_mentions: set[str] = set()  # the names the bases of this file's classes mention
         self.methods: set[str] = set()  # Class.method for every method of this file
         self.super_called: set[str] = set()  # the m of every super().m
 
@@ -157,8 +158,8 @@ class _Collector:
                 self.function(stmt, cls)
             elif isinstance(stmt, ast.ClassDef):
                 self.definitions.append((both({stmt.name}), {n for base in stmt.bases for n in mentions(base)}))
-                self.bases[stmt.name] = {leaf for base in stmt.bases if (leaf := _leaf(base)) is not None}
-                self.base_mentions.append({n for base in stmt.bases for n in mentions(base)})
+                self.bases[stmt.name] = base_leaves(stmt)
+                self.base_mentions.update(n for base in stmt.bases for n in mentions(base))
                 if not self.collect(stmt.body, stmt.name):
                     return False
             elif isinstance(stmt, (ast.Import, ast.ImportFrom)):
@@ -245,9 +246,9 @@ class _Collector:
 def top_level_classes(tree: ast.Module) -> list[ast.ClassDef]:
     """The classes a module defines at its top level, also under ``if``/``try`` blocks."""
     found: list[ast.ClassDef] = []
-    pending = list(tree.body)
+    pending = deque(tree.body)
     while pending:
-        stmt = pending.pop(0)
+        stmt = pending.popleft()
         if isinstance(stmt, ast.ClassDef):
             found.append(stmt)
         elif isinstance(stmt, _BLOCKS):
@@ -259,9 +260,9 @@ def class_attributes(node: ast.ClassDef) -> frozenset[str]:
     """The attribute names an instance of the class has from its own body: its methods,
     its class-level names, and every attribute its methods store (``self.loss = ...``)."""
     found: set[str] = set()
-    pending = list(node.body)
+    pending = deque(node.body)
     while pending:
-        stmt = pending.pop(0)
+        stmt = pending.popleft()
         if isinstance(stmt, _FUNCTIONS):
             found.add(stmt.name)
             for attributes, _ in body_facts(stmt).attribute_stores:

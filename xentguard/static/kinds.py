@@ -247,6 +247,11 @@ class Ref(Value):
     qualname: str
 
 
+# (position, keyword) of a loss call's input and of its target; position None: keyword only.
+LossArguments = tuple[tuple[int | None, str], tuple[int | None, str]]
+TORCH_LOSS_ARGUMENTS: LossArguments = ((0, "input"), (1, "target"))
+
+
 @dataclass(frozen=True)
 class LossFn(Value):
     """Something that, called, computes a loss: ``F.cross_entropy``, ``nn.CrossEntropyLoss()``."""
@@ -256,9 +261,8 @@ class LossFn(Value):
     origin: Origin | None  # where the loss object was created (None for a plain function)
     bound_args: int = 0  # positional arguments bound by functools.partial
     log_target: bool = False  # nn.KLDivLoss(log_target=True): the target is log-probabilities
-    # How a call passes the input and the target: (position, keyword) each; position None:
-    # keyword only (torch_api.LOSS_CALL_ARGUMENTS).
-    arguments: tuple[tuple[int | None, str], tuple[int | None, str]] = ((0, "input"), (1, "target"))
+    # How a call passes the input and the target (torch_api.LOSS_CALL_ARGUMENTS).
+    arguments: LossArguments = TORCH_LOSS_ARGUMENTS
 
 
 @dataclass(frozen=True)

@@ -375,7 +375,7 @@ class Project:
         project module ``module``: its methods, class-level names and the attributes its
         methods store, that reach a sink in its module, and its bases' (of its module, or
         imported from the project), following re-exports. None for a name that is no
-        class."""
+        class: empty."""
         path = self._module_path(importer.path, module, level)
         return self._class_attributes(path, name) if path is not None else frozenset()
 
@@ -388,6 +388,7 @@ class Project:
         found: set[str] = set()
         if self.analyse(path) is not None:
             file = self._files[path]
+            defined = {node.name for node in top_level_classes(file.tree)}
             classes = [node for node in top_level_classes(file.tree) if node.name == name]
             if classes:
                 # Unknowable (a star import from the project; the hotness of a module on
@@ -397,10 +398,8 @@ class Project:
                     own = class_attributes(node)
                     found |= own if hot is None else own & hot
                     for base in base_leaves(node):
-                        if any(other.name == base for other in top_level_classes(file.tree)):
-                            found |= self._class_attributes(path, base)
-                        else:
-                            found |= self._imported_class_attributes(path, base)
+                        found |= (self._class_attributes(path, base) if base in defined
+                                  else self._imported_class_attributes(path, base))
             else:
                 found |= self._imported_class_attributes(path, name)  # a re-export
         result = self._inherited[key] = frozenset(found)
