@@ -25,10 +25,21 @@ KNOWN_MISSES = {
                                              "DEFAULT_LOSS_CLS()`",
     "071_giotto_ffnet_exec_softmax_pipeline": "the model's forward is source text built in a loop and run by "
                                               "exec/eval: the softmax exists only in a string",
-    "072_variantworks_consensus_softmax_nemo_ce": "the softmax is chosen by a constructor literal stored on the "
-                                                  "instance (apply_softmax=True) and tested in forward: attributes "
-                                                  "are one set per class, not per construction (NeMo's "
-                                                  "keyword-only CrossEntropyLossNM is followed)",
+    "085_mapping_unet16_log_softmax_steps_loss_tuples": (
+        "three things each block it: the log_softmax is in one arm of `if self.num_classes > 1` on a constructor "
+        "argument, the loss comes from a list of (name, fn, weight) tuples a base class walks with zip, and the model "
+        "is one of a config dict's entries, one of which returns logits"),
+    "087_pretrainedmodels_nasnet_mobile_softmax_logits_eval": (
+        "the model class is read from the package's namespace by a command-line key (zoo.__dict__[args.arch]): any "
+        "of its models, and some return logits"),
+    "089_simpleview_pointnet_log_softmax_dict_cls_trans": (
+        "the model is chosen by if/elif on a configuration value, and one of the two returns logits: no claim"),
+    "092_acer_policy_softmax_log_rollout_lists": (
+        "the policies reach their list by `for bucket, item in zip(lists, values): bucket.append(item)`: an append "
+        "through a loop variable bound to one of several lists is not followed"),
+    "095_torchfields_vote_softmin_exp_no_shift": (
+        "the exponent is negated (exp(-d / t)): it cannot overflow, and whether every term underflows to 0 (0 / 0) "
+        "depends on the values; a Gaussian kernel over a grid through 0 is the same expression and correct"),
     "078_daisyrec_item2vec_sigmoid_loss_type_criterion": "the base class builds the loss in its own method from a "
                                                          "literal each subclass stores after the base's None "
                                                          "(self.loss_type = 'CL'), tested through .upper(): "

@@ -19,6 +19,7 @@ from xentguard.static.body_facts import ATTRIBUTE_PREFIX
 from xentguard.static.calls import Calls
 from xentguard.static.checks import Checks
 from xentguard.static.expressions import Expressions
+from xentguard.static.flags import StoredElsewhere, carries_a_kind, flags_hold, kinds_shown, without_flags
 from xentguard.static.hotness import Hotness, hotness
 from xentguard.static.kinds import (
     UNBOUND,
@@ -94,6 +95,7 @@ class Analyzer(Expressions, Calls, RegistryReads):
         imported_name_consumes: ImportedNameConsumes | None = None,
         registry_files: RegistryFiles | None = None,
         inherited_attributes: InheritedAttributes | None = None,
+        attribute_stored_elsewhere: StoredElsewhere | None = None,
     ) -> None:
         self.checks = checks
         self.resolve_import = resolve_import
@@ -101,9 +103,12 @@ class Analyzer(Expressions, Calls, RegistryReads):
         self.public_names = public_names
         self.imported_name_consumes = imported_name_consumes
         self.inherited_attributes = inherited_attributes
+        self.attribute_stored_elsewhere = attribute_stored_elsewhere
         self.init_registries(registry_files)
         # key -> (result, the attributes the walk read: (class, name) -> what it read).
         self._summaries: dict[tuple[object, ...], tuple[Value, AttributeReads]] = {}
+        # Whether an instance's construction flags hold (see _flagged_summary): asked once.
+        self._flag_verdicts: dict[Instance, bool] = {}
         self._reads: list[AttributeReads] = []  # one per walk in progress, innermost last
         self._in_progress: set[tuple[object, ...]] = set()
         self._stack: list[tuple[object, ...]] = []
@@ -224,6 +229,50 @@ class Analyzer(Expressions, Calls, RegistryReads):
     ) -> Value:
         """What ``fn`` returns for these arguments; ``facts``: the settings its caller's
         tests select, for a function its module runs only under such tests."""
+        if isinstance(bound_self, Instance) and bound_self.flags:
+            return self._flagged_summary(fn, bound_self, args, kwargs, facts)
+        return self._summary(fn, bound_self, args, kwargs, facts)
+
+    def _flagged_summary(self, fn: FunctionInfo, instance: Instance, args: tuple[Value, ...],
+                         kwargs: tuple[tuple[str, Value], ...], facts: tuple[Fact, ...]) -> Value:
+        """A method of an instance built with construction flags (see flags): walked with
+        its tests of the flags decided. Whether some other code of the project stores one
+        of them is a read of the project's texts, so it is asked only when the decided
+        walk tells something the plain one does not (another kind returned, or a finding
+        made: see flags.kinds_shown, flags.carries_a_kind); otherwise, and when other code
+        may store a flag, the plain walk's answer stands, and what the decided walk
+        reported is withdrawn."""
+        plain = self._summary(fn, without_flags(instance), args, kwargs, facts)
+        verdict = self._flag_verdicts.get(instance)
+        if verdict is False:
+            return plain
+        before = self.checks.snapshot()
+        # What the decided walk finds, it finds because of the construction: it names it.
+        if instance.origin is not None:
+            self.checks.context.append(instance.origin)
+        try:
+            decided = self._summary(fn, instance, args, kwargs, facts)
+        finally:
+            if instance.origin is not None:
+                self.checks.context.pop()
+        if verdict is None:
+            if not self.checks.reported_since(before) and (
+                    not carries_a_kind(decided) or kinds_shown(decided) == kinds_shown(plain)):
+                return plain  # the flags change nothing a finding can come from
+            verdict = self._flag_verdicts[instance] = flags_hold(instance)
+            if not verdict:
+                self.checks.restore(before)
+                return plain
+        return decided
+
+    def _summary(
+        self,
+        fn: FunctionInfo,
+        bound_self: Value | None,
+        args: tuple[Value, ...],
+        kwargs: tuple[tuple[str, Value], ...],
+        facts: tuple[Fact, ...] = (),
+    ) -> Value:
         args = _without_unknown_tail(fn, bound_self, args)
         key: tuple[object, ...] = (fn, bound_self, args, kwargs, facts) if facts else (fn, bound_self, args, kwargs)
         cached = self._summaries.get(key)
@@ -288,7 +337,9 @@ class Analyzer(Expressions, Calls, RegistryReads):
     ) -> Value:
         node = fn.node
         scope = Scope(fn.closure, fn.local_names)
-        frame = Frame(fn.file, scope, fn=fn, literals=bool(args or kwargs), facts=facts, callers_facts=bool(facts))
+        flagged = isinstance(bound_self, Instance) and bool(bound_self.flags)  # ``if self.flag:`` is decided
+        frame = Frame(fn.file, scope, fn=fn, literals=bool(args or kwargs) or flagged, facts=facts,
+                      callers_facts=bool(facts))
         params = fn.params
         positional = list(args)
         if bound_self is not None and params:

@@ -69,6 +69,8 @@ class BodyFacts:
     # Parameters a test reads a setting from, never rebound: ``opts.loss == "nll"``,
     # ``if opts.use_nll``, ``if use_nll`` (a caller passing ``args`` passes its settings).
     setting_parameters: frozenset[str] = frozenset()
+    # Attributes of the first parameter a test reads (``if self.apply_softmax:``): see flags.
+    first_attributes_tested: frozenset[str] = frozenset()
 
     def reachable_names(self) -> frozenset[str]:
         """What the function mentions, with ``.__init__`` and ``super().m`` taken as any
@@ -125,6 +127,7 @@ def _compute(function: FunctionNode) -> BodyFacts:
     otherwise: set[str] = set()
     passes_to: set[str] = set()
     setting_roots: set[str] = set()
+    first_tested: set[str] = set()
 
     # Nodes of this function's own scope first, then those of nested scopes (lambdas,
     # nested functions and classes: they bind nothing here). Children are pushed inline
@@ -195,6 +198,8 @@ def _compute(function: FunctionNode) -> BodyFacts:
                     if local:
                         tested.update(n.id for n in _tested_names(node.test))  # type: ignore[attr-defined]
                         setting_roots.update(n.id for n in _tested_roots(node.test))  # type: ignore[attr-defined]
+                        if first is not None:
+                            first_tested.update(_attributes_of(first, node.test))  # type: ignore[attr-defined]
                 elif kind in _DEFINITIONS:
                     assert isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
                     if local:
@@ -236,7 +241,22 @@ def _compute(function: FunctionNode) -> BodyFacts:
                      tested_parameters, parameters, frozenset(mentioned), frozenset(init_calls),
                      frozenset(super_methods), tuple(attribute_stores), frozenset(trainer_imports),
                      frozenset(calls_on_first), frozenset(from_parameters), frozenset(otherwise),
-                     frozenset(passes_to), setting_parameters)
+                     frozenset(passes_to), setting_parameters, frozenset(first_tested))
+
+
+def _attributes_of(name: str, test: ast.expr) -> list[str]:
+    """The attributes of ``name`` a branch test decides on, in the forms a literal decides
+    (``syntax.branch_taken``): ``self.flag``, ``not self.flag``, ``self.mode == "a"``, and
+    ``and`` / ``or`` of those."""
+    if isinstance(test, ast.Attribute):
+        return [test.attr] if isinstance(test.value, ast.Name) and test.value.id == name else []
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        return _attributes_of(name, test.operand)
+    if isinstance(test, ast.BoolOp):
+        return [attr for value in test.values for attr in _attributes_of(name, value)]
+    if isinstance(test, ast.Compare) and len(test.ops) == 1:
+        return _attributes_of(name, test.left)
+    return []
 
 
 def _unpacked(targets: Sequence[ast.expr]) -> list[ast.expr]:

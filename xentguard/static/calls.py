@@ -6,6 +6,7 @@ import ast
 from typing import TYPE_CHECKING
 
 from xentguard.static import torch_api as api
+from xentguard.static.flags import StoredElsewhere, construction_flags, elsewhere_check
 from xentguard.static.kinds import (
     EMPTY_TENSOR,
     FRESH,
@@ -65,6 +66,7 @@ class Calls:
 
     if TYPE_CHECKING:  # provided by Analyzer and Expressions
         checks: Checks
+        attribute_stored_elsewhere: StoredElsewhere | None
 
         def ev(self, node: ast.expr | None, frame: Frame) -> Value: ...
         def attribute(self, base: Value, attr: str, frame: Frame, node: ast.Attribute | None) -> Value: ...
@@ -378,12 +380,17 @@ class Calls:
                         return LossFn(loss, f"{cls.name} ({cls.file.short(base_node)})",
                                       self.checks.origin(cls.name, node, frame.file))
         init = self.class_member(cls, "__init__", Instance(cls))
+        flags: tuple[tuple[str, Const], ...] = ()
+        check = None
+        if isinstance(init, FunctionRef):
+            flags = construction_flags(cls, init.fn, node, args, kwargs)
+            check = elsewhere_check(cls, init.fn, self.attribute_stored_elsewhere) if flags else None
         if isinstance(init, FunctionRef) and (any(informative(v) for v in args) or any(
                 informative(v) for _, v in kwargs)):
             self.compute_attributes(cls)
             args, kwargs, _ = self.enter(node, f"{cls.name}()", args, kwargs, frame)
             self.summary(init.fn, Instance(cls), args, kwargs)
-        return Instance(cls, self.checks.origin(cls.name, node, frame.file))
+        return Instance(cls, self.checks.origin(cls.name, node, frame.file), flags, check)
 
     def model_output(self, model: Instance, node: ast.Call, args: tuple[Value, ...],
                      kwargs: tuple[tuple[str, Value], ...], frame: Frame) -> Value:
@@ -396,7 +403,9 @@ class Calls:
         self.compute_attributes(cls)
         fn = forward.fn
         args, kwargs, entries = self.enter(node, fn.name, args, kwargs, frame)
-        result = _left(self.summary(fn, Instance(cls), args, kwargs), entries)
+        # A flagged construction is walked as itself: what it finds names where it was built.
+        bound = Instance(cls, model.origin, model.flags, model.stored_elsewhere) if model.flags else Instance(cls)
+        result = _left(self.summary(fn, bound, args, kwargs), entries)
         if isinstance(result, Tensor):
             return result.with_kind_of(result.kind, result.origin.through(
                 f"{fn.name}", fn.file.path, *fn.file.start(fn.node)))

@@ -30,6 +30,10 @@ from xentguard.static.kinds import (
 from xentguard.static.scopes import Scope
 from xentguard.static.source import SourceFile
 from xentguard.static.syntax import Frame, argument, claims_cases, describe_case, log_target_set
+from xentguard.static.walk import walk
+
+# Every finding so far, by position: (finding, its rank among those made there: see report).
+Reported = dict[tuple[str, str, int, int], tuple[Finding, tuple[bool, tuple[str, int, int], str]]]
 
 
 class Checks:
@@ -41,8 +45,7 @@ class Checks:
 
     def __init__(self, report_paths: set[str] | None = None) -> None:
         self.report_paths = report_paths  # None: every file
-        # position -> (finding, its rank among the findings made there: see report)
-        self._found: dict[tuple[str, str, int, int], tuple[Finding, tuple[bool, tuple[str, int, int], str]]] = {}
+        self._found: Reported = {}
         self.context: list[Origin] = []
         # The settings the current walk assumes (a loss chosen by ``args.loss``): named in findings.
         self.conditions: list[str] = []
@@ -53,6 +56,17 @@ class Checks:
 
     def findings_for(self, path: str) -> list[Finding]:
         return [finding for finding, _ in self._found.values() if finding.path == path]
+
+    def snapshot(self) -> Reported:
+        """What has been reported so far, for ``restore`` (a walk made on an assumption
+        that turned out not to hold: see Analyzer._flagged_summary)."""
+        return dict(self._found)
+
+    def reported_since(self, snapshot: Reported) -> bool:
+        return self._found != snapshot
+
+    def restore(self, snapshot: Reported) -> None:
+        self._found = dict(snapshot)
 
     # ------------------------------------------------------------- reporting
     def origin(self, what: str, node: ast.AST, file: SourceFile) -> Origin:
@@ -263,7 +277,7 @@ class Checks:
                 return value.with_kind_of(Kind.PROBS, value.origin.through(file.short(node.func), file.path,
                                                                           *file.start(node)))
             return UNKNOWN
-        shifted = isinstance(value, Shifted) or isinstance(arg, (ast.BinOp, ast.UnaryOp, ast.Constant))
+        shifted = isinstance(value, Shifted) or isinstance(arg, ast.Constant) or _bounded_exponent(arg)
         return ExpOf(ast.dump(arg), self.origin(file.short(node), node, file), unstable=not shifted)
 
     def hand_written_softmax(self, node: ast.AST, numerator: ExpOf, file: SourceFile) -> Value:
@@ -271,6 +285,27 @@ class Checks:
         if numerator.unstable:
             self.report("XG108", node, file, _steps(numerator.origin), source="softmax exp(x) / exp(x).sum()")
         return Tensor(Kind.PROBS, self.origin("hand-written softmax", node, file))
+
+
+def _bounded_exponent(arg: ast.expr) -> bool:
+    """An exponent expression that subtracts something or calls what bounds it (see
+    torch_api.EXPONENT_BOUNDS), or that negates: ``exp(-d / t)`` cannot overflow, and
+    whether it underflows everywhere (0 / 0) depends on values (a Gaussian kernel
+    ``exp(-0.5 * (x / s) ** 2)`` over a grid through 0 never does). A name, or a tensor only
+    scaled (``exp(logits / temperature)``), is not bounded."""
+    for node in walk(arg):
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Sub):
+            return True
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+            return True
+        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and node.value < 0:
+            return True
+        if isinstance(node, ast.Call):
+            func = node.func
+            leaf = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
+            if leaf in api.EXPONENT_BOUNDS:
+                return True
+    return False
 
 
 def _input_code(loss: LossFn, value: Value) -> str | None:

@@ -284,6 +284,13 @@ class Sequential(Value):
 class Instance(Value):
     cls: ClassInfo
     origin: Origin | None = None
+    # Literals this construction passed that ``__init__`` stores, unchanged for the
+    # instance's life, on attributes its methods test (``Net(apply_softmax=True)``, ``if
+    # self.apply_softmax:``): (attribute, literal), by attribute. See calls.construction_flags.
+    flags: tuple[tuple[str, Const], ...] = ()
+    # Whether code elsewhere may store a flag's attribute (then it is no flag): asked only
+    # when the flags decide what a walk finds (see Analyzer._flagged_summary).
+    stored_elsewhere: Callable[[str], bool] | None = field(default=None, compare=False, hash=False, repr=False)
 
 
 @dataclass(frozen=True)

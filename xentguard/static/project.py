@@ -10,6 +10,7 @@ by path; checking a file returns the findings recorded for it.
 from __future__ import annotations
 
 import ast
+import bisect
 import functools
 import os
 import re
@@ -21,14 +22,15 @@ from xentguard.static.analyzer import Analyzer
 from xentguard.static.body_facts import body_facts
 from xentguard.static.checks import Checks
 from xentguard.static.findings import Finding
+from xentguard.static.flags import construction_flag_tested, store_receivers
 from xentguard.static.heap import freeze_long_lived, parse_long_lived, release_frozen
-from xentguard.static.hotness import base_leaves, class_attributes, top_level_classes
+from xentguard.static.hotness import Hotness, base_leaves, class_attributes, hotness, top_level_classes
 from xentguard.static.kinds import Deferred, ModuleValue, Value
 from xentguard.static.prefilter import import_statement_texts, might_have_findings
 from xentguard.static.registries import Container, decorator_leaf, module_registries, only_read_in
 from xentguard.static.scopes import Scope
 from xentguard.static.source import SourceFile, decode_python, universal_newlines
-from xentguard.static.text_facts import TextFacts
+from xentguard.static.text_facts import TextFacts, attribute_pattern
 from xentguard.static.torch_api import is_torch
 
 _MARKERS = ("pyproject.toml", "setup.cfg", "setup.py", ".git")
@@ -40,6 +42,9 @@ SKIP_DIRS = frozenset({
     "site-packages", "dist-packages",
 })
 _MAX_PROJECT_FILES = 20_000
+# A line that starts a top-level statement (or a line of one at column 0): what a
+# module's text is cut at to parse only the statements that mention an attribute.
+_TOP_LEVEL_LINE = re.compile(r"^(?=[^\s#)\]}])", re.MULTILINE)
 
 
 def find_root(path: str) -> str:
@@ -70,6 +75,7 @@ class Project:
         self.root = os.path.abspath(root)
         self.follow_imports = follow_imports
         self._texts: dict[str, str] | None = None
+        self._texts_truncated = False  # more files than _MAX_PROJECT_FILES: not all were read
         # Facts of the texts and of the file system, kept for the run (files are read once).
         self._text_facts: dict[str, TextFacts] = {}
         self._relevant: dict[tuple[str, str], bool] = {}
@@ -83,6 +89,10 @@ class Project:
         self._public: dict[str, list[str]] = {}
         self._imported_consumes: dict[tuple[str, str, int, str], bool] = {}  # see imported_name_consumes
         self._inherited: dict[tuple[str, str], frozenset[str]] = {}  # see inherited_attributes
+        # see attribute_stored_elsewhere
+        self._stored_elsewhere: dict[tuple[str, str, frozenset[tuple[str, str]]], bool] = {}
+        self._store_receivers_cache: dict[tuple[str, str], frozenset[str | None]] = {}  # see _store_receivers
+        self._spelling_attribute: dict[str, list[str]] = {}  # see attribute_stored_elsewhere
         self._imports_by_name: dict[str, dict[str, list[tuple[int, str, int]]]] = {}  # see _importing
         self._receivers: dict[str, dict[str, frozenset[str]]] = {}
         self._relevant_importers: dict[str, list[str]] = {}  # by stem: see relevant_importers
@@ -99,6 +109,9 @@ class Project:
                       self._receivers, self._imports_by_name, self._relevant_importers, self._untouched,
                       self._registering_words, self._registered):
             cache.clear()
+        self._stored_elsewhere.clear()
+        self._store_receivers_cache.clear()
+        self._spelling_attribute.clear()
         self._start_walking()
         release_frozen()  # what was walked can now be collected
 
@@ -106,7 +119,8 @@ class Project:
         self.checks = Checks(report_paths=None)
         if self.follow_imports:
             self.analyzer = Analyzer(self.checks, self.resolve_import, self.module_attribute, self.public_names,
-                                     self.imported_name_consumes, self.registry_files, self.inherited_attributes)
+                                     self.imported_name_consumes, self.registry_files, self.inherited_attributes,
+                                     self.attribute_stored_elsewhere)
         else:
             self.analyzer = Analyzer(self.checks)
         self._modules: dict[str, ModuleValue | None] = {}  # abs path -> module (None: in progress/failed)
@@ -167,7 +181,7 @@ class Project:
         or its classes' methods use attributes a user may set (``model.criterion = ...``)."""
         if key in self._analysed_importers:
             return
-        others = self.receiving_importers(key, file.tree)
+        others = self.receiving_importers(key, file.tree, file)
         if others and _importers_listener is not None:
             _importers_listener(others)  # may give this check up (cli.parallel.HandBack)
         self._analysed_importers.add(key)
@@ -177,11 +191,15 @@ class Project:
                 self.drained.append(other)
                 freeze_long_lived()  # each importer's walk is long-lived too: see static/heap.py
 
-    def receiving_importers(self, key: str, tree: ast.Module) -> list[str]:
+    def receiving_importers(self, key: str, tree: ast.Module, file: SourceFile | None = None) -> list[str]:
         """The relevant importers that may give this module's receivers what they depend on."""
         found = self._receivers.get(key)
         if found is None:
-            found = self._receivers[key] = receivers(tree)
+            # Flagged classes matter where a finding can be made: the module's hot names.
+            consuming = None
+            if self.text_facts(key).consumes:
+                consuming = self.analyzer.hotness_of(file) if file is not None else hotness(tree)
+            found = self._receivers[key] = receivers(tree, consuming)
         if not found:
             return []
         registered = self._registered.get(key)
@@ -369,6 +387,63 @@ class Project:
             if sub is not None and self._consumes(sub):
                 return True
         return path is not None and self._name_relevant(path, name, consumes=True)
+
+    def attribute_stored_elsewhere(self, attr: str, path: str, hierarchy: frozenset[tuple[str, str]]) -> bool:
+        """Whether a project file other than ``path`` may store ``attr`` on an instance of
+        the class whose hierarchy is given (see flags.may_store_on): it stores it by name
+        (``net.apply_softmax = False``) other than on a foreign class's own instances, or
+        stores by a computed name and writes the name as a string (``setattr(net,
+        "apply_softmax", ...)``). Read off the texts (a file whose text stores the name is
+        parsed), asked only when a flag decides what a walk finds."""
+        own = os.path.abspath(path)
+        key = (attr, own, hierarchy)
+        found = self._stored_elsewhere.get(key)
+        if found is None:
+            texts = self._project_texts()
+            spelling = self._spelling_attribute.get(attr)
+            if spelling is None:  # one read of the texts per attribute name
+                spelling = self._spelling_attribute[attr] = [other for other, text in texts.items() if attr in text]
+            found = self._texts_truncated or any(  # truncated: a file not read may store it
+                other != own and self._may_store(other, texts[other], attr, hierarchy) for other in spelling)
+            self._stored_elsewhere[key] = found
+        return found
+
+    def _may_store(self, key: str, text: str, attr: str, hierarchy: frozenset[tuple[str, str]]) -> bool:
+        facts = self.text_facts(key)
+        if facts.stores_dynamically and re.search(rf"[\"']{re.escape(attr)}[\"']", text) is not None:
+            return True
+        if not facts.mentions_attribute(attr):
+            return False
+        return any(receiver is None or (key, receiver) in hierarchy
+                   for receiver in self._store_receivers(key, text, attr))
+
+    def _store_receivers(self, key: str, text: str, attr: str) -> frozenset[str | None]:
+        """flags.store_receivers of the file's stores of ``attr``, once per file and
+        attribute. Only the top-level statements that mention it are parsed (a class of
+        a large module, not the module); when one does not parse on its own (a string
+        spanning what looked like statements), the whole file is."""
+        cache_key = (key, attr)
+        found = self._store_receivers_cache.get(cache_key)
+        if found is not None:
+            return found
+        starts = [m.start() for m in _TOP_LEVEL_LINE.finditer(text)]
+        segments: set[tuple[int, int]] = set()
+        for match in attribute_pattern(attr).finditer(text):
+            at = bisect.bisect_right(starts, match.start())
+            segments.add((starts[at - 1] if at else 0, starts[at] if at < len(starts) else len(text)))
+        receivers: set[str | None] = set()
+        try:
+            for start, end in sorted(segments):
+                receivers |= store_receivers(ast.parse(text[start:end]), attr)
+        except (SyntaxError, ValueError):
+            try:
+                receivers = store_receivers(ast.parse(text), attr)
+            except (SyntaxError, ValueError, RecursionError, MemoryError):
+                receivers = {None}  # unreadable: it may store anything
+        except (RecursionError, MemoryError):
+            receivers = {None}
+        found = self._store_receivers_cache[cache_key] = frozenset(receivers)
+        return found
 
     def inherited_attributes(self, importer: SourceFile, module: str, level: int, name: str) -> frozenset[str]:
         """The hot attributes (see hotness) of the class imported as ``name`` from the
@@ -641,6 +716,7 @@ class Project:
                         continue
                     count += 1
                     if count > _MAX_PROJECT_FILES:
+                        self._texts_truncated = True
                         return self._texts
                     path = os.path.join(directory, name)
                     try:
@@ -730,7 +806,7 @@ def _imports_only(source: str) -> ast.Module:
     return ast.Module(body=list(_parsed_imports(source)), type_ignores=[])
 
 
-def receivers(tree: ast.Module) -> dict[str, frozenset[str]]:
+def receivers(tree: ast.Module, consuming: Hotness | None = None) -> dict[str, frozenset[str]]:
     """The module's functions and classes whose findings can depend on what other files
     give them, each with the attributes another file would have to set for that:
 
@@ -743,6 +819,11 @@ def receivers(tree: ast.Module) -> dict[str, frozenset[str]]:
     * a class whose methods call its own methods: ``SUBCLASSED`` (a subclass in another
       file may override them).
 
+    * given the module's hot names (``consuming``: it spells a loss, a log or an exp,
+      where a finding can be made), a class whose methods test an attribute its
+      ``__init__`` stores from a parameter (``if self.probabilities:``) and one of which
+      reaches such a sink: no attribute; the constructor call's literal decides the test
+      (see flags).
     * a function or class whose functions hand a parameter on to one of those (an argument
       of a call of it): ``run_epoch(model, loader, loss)`` calling ``step(model, batch,
       loss)``, which calls ``loss``: no attribute.
@@ -762,6 +843,9 @@ def receivers(tree: ast.Module) -> dict[str, frozenset[str]]:
             needs = _attributes_set_elsewhere(top)
             if any(body_facts(m).calls_parameters for m in methods):
                 needs = frozenset()  # ``trainer.fit(model, loss)`` calling ``loss(...)``
+            elif (consuming is not None and any(_reaches_consuming(consuming, m) for m in methods)
+                  and construction_flag_tested(top)):
+                needs = frozenset()
             if needs is not None:
                 found[top.name] = needs
     # Handing on, to any depth: what a caller passes reaches a receiver through them.
@@ -776,6 +860,12 @@ def receivers(tree: ast.Module) -> dict[str, frozenset[str]]:
                 found[name] = frozenset()
                 changed = True
     return found
+
+
+def _reaches_consuming(hot: Hotness, method: ast.AST) -> bool:
+    """Whether the method reaches a loss, a log or an exp (by the module's hot names)."""
+    facts = hot.functions.get(id(method))
+    return hot.names is None or (facts is not None and not hot.names.isdisjoint(facts[1]))
 
 
 def _attributes_set_elsewhere(cls: ast.ClassDef) -> frozenset[str] | None:

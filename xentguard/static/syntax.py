@@ -9,7 +9,19 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from xentguard.static.body_facts import tested_subject
-from xentguard.static.kinds import OTHERWISE, TRUTHY, UNKNOWN, Cases, Const, SettingFlag, SettingRoot, Value, cases
+from xentguard.static.flags import flag_of
+from xentguard.static.kinds import (
+    OTHERWISE,
+    TRUTHY,
+    UNKNOWN,
+    Cases,
+    Const,
+    Instance,
+    SettingFlag,
+    SettingRoot,
+    Value,
+    cases,
+)
 from xentguard.static.scopes import FunctionInfo, Scope
 from xentguard.static.source import SourceFile
 
@@ -281,7 +293,7 @@ def branch_taken(test: ast.expr, frame: Frame) -> str | None:
 
 
 def _truth(test: ast.expr, frame: Frame, tested: frozenset[str]) -> bool | None:
-    if isinstance(test, ast.Name):
+    if isinstance(test, (ast.Name, ast.Attribute)):
         value = _literal_parameter(test, frame, tested)
         return None if value is _UNDECIDED else bool(value)
     if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
@@ -293,7 +305,7 @@ def _truth(test: ast.expr, frame: Frame, tested: frozenset[str]) -> bool | None:
         if decisive in truths:
             return decisive
         return None if None in truths else not decisive
-    if (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.left, ast.Name)
+    if (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.left, (ast.Name, ast.Attribute))
             and isinstance(test.comparators[0], ast.Constant)):
         value = _literal_parameter(test.left, frame, tested)
         if value is _UNDECIDED:
@@ -309,7 +321,15 @@ def _truth(test: ast.expr, frame: Frame, tested: frozenset[str]) -> bool | None:
 _UNDECIDED = object()
 
 
-def _literal_parameter(name: ast.Name, frame: Frame, tested: frozenset[str]) -> object:
+def _literal_parameter(name: ast.Name | ast.Attribute, frame: Frame, tested: frozenset[str]) -> object:
+    """The literal a tested parameter holds in this call, or one the instance the method
+    runs on was built with (``self.apply_softmax``: see Instance.flags)."""
+    if isinstance(name, ast.Attribute):
+        if not isinstance(name.value, ast.Name) or name.value.id != frame.self_name:
+            return _UNDECIDED
+        instance = frame.scope.value(name.value.id)
+        flag = flag_of(instance, name.attr) if isinstance(instance, Instance) and instance.flags else None
+        return flag.value if flag is not None else _UNDECIDED
     if name.id not in tested:
         return _UNDECIDED
     value = frame.scope.value(name.id)

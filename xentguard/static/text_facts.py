@@ -11,7 +11,7 @@ answered from sets afterwards.
 from __future__ import annotations
 
 import re
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from xentguard.static.prefilter import (
     WordSet,
@@ -25,8 +25,16 @@ _WORD = re.compile(r"\w+")
 _LOG_OR_EXP = re.compile(r"\b(?:log|exp)\(")
 # ``.criterion = ...`` (not ``==``): an attribute a module's code stores, on anything.
 _ASSIGNED_ATTRIBUTE = re.compile(r"\.(\w+)\s*=(?!=)")
+# A store by a computed name: ``setattr(...)``, ``__dict__``, ``vars(...)``.
+_DYNAMIC_STORE = re.compile(r"\bsetattr\s*\(|__dict__|\bvars\s*\(")
 # The base list of a class statement: ``class Net(Base, nn.Module):``.
 _CLASS_BASES = re.compile(r"^[ \t]*class[ \t]+\w+[ \t]*\(([^)]*)", re.MULTILINE)
+
+
+@lru_cache(maxsize=256)
+def attribute_pattern(attr: str) -> re.Pattern[str]:
+    """``.attr`` as an attribute (spaces allowed after the dot), not a longer name."""
+    return re.compile(rf"\.\s*{re.escape(attr)}\b")
 
 
 class TextFacts:
@@ -81,10 +89,21 @@ class TextFacts:
         """The attribute names the text stores to (``x.criterion = ...``)."""
         return frozenset(_ASSIGNED_ATTRIBUTE.findall(self.text))
 
+    def mentions_attribute(self, attr: str) -> bool:
+        """Whether the text reads or stores ``attr`` on anything (``x.attr``, ``x . attr``):
+        no store of it by name can be elsewhere (see flags.store_receivers)."""
+        return attr in self.text and attribute_pattern(attr).search(self.text) is not None
+
+    @cached_property
+    def stores_dynamically(self) -> bool:
+        """It may store attributes by a computed name."""
+        text = self.text
+        return ("setattr" in text or "__dict__" in text or "vars" in text) and _DYNAMIC_STORE.search(text) is not None
+
     @cached_property
     def base_words(self) -> frozenset[str]:
         """The words of every class statement's base list (``class N(pkg.Base)``: pkg, Base)."""
         return frozenset(word for bases in _CLASS_BASES.findall(self.text) for word in _WORD.findall(bases))
 
 
-__all__ = ["TextFacts"]
+__all__ = ["TextFacts", "attribute_pattern"]

@@ -151,6 +151,12 @@ LOG_METHODS = frozenset({"log"})
 EXP_METHODS = frozenset({"exp"})
 SUM_METHODS = frozenset({"sum", "nansum"})
 SUM_FUNCTIONS = frozenset({"torch.sum"})
+# What bounds an exponent (by the names of the functions or methods an exponent's
+# expression calls, any receiver: ``x.clamp(max=30)``, ``torch.clip(x, -30, 30)``): an exp
+# of an expression that calls one, subtracts anything (``x - x.max()``) or negates, is
+# taken to be stabilised (see checks.exp_of); one that only scales a tensor (``x /
+# temperature``) or takes its max (``exp(max(x))``) is not.
+EXPONENT_BOUNDS = frozenset({"clamp", "clamp_", "clip", "clip_"})
 
 class Keeps(Enum):
     """What a tensor operation keeps of its input's kind.
@@ -218,6 +224,8 @@ BATCH_DIM_OPERATIONS: dict[str, tuple[int, str]] = {
     "torch.narrow": (1, "dim"), "torch.index_select": (1, "dim"), "torch.select": (1, "dim"),
     "mean": (0, "dim"), "torch.mean": (1, "dim"),
 }
+# Attributes nn.Module's own methods store on every module (``train()`` / ``eval()``).
+MODULE_OWN_ATTRIBUTES = frozenset({"training"})
 # Tensor attributes that are the tensor itself (or a transposed view of it).
 TENSOR_ATTRIBUTES: dict[str, Keeps] = {"data": Keeps.CLASS_DIM, "T": Keeps.CLASS_DIM, "mT": Keeps.CLASS_DIM}
 # Joining functions: a list of tensors of one kind, joined along a dim (default 0: the
