@@ -46,7 +46,9 @@ class BodyFacts:
     assigns_attributes: bool  # ``self.<name> = ...`` or a registered submodule
     makes_calls: bool  # any call: without one, no loss, activation or log is reached
     # Parameters an ``if`` or a conditional expression tests and the body never rebinds:
-    # a literal a caller passes for one (``train=True``) selects the branch.
+    # a literal a caller passes for one (``train=True``) selects the branch. Also those
+    # handed on as they are to a function called by name (``get_loss(task, out)``): the
+    # callee may test them, and the caller's literal must reach it.
     tested_parameters: frozenset[str] = frozenset()
     parameters: frozenset[str] = frozenset()
     # Every name loaded and attribute named (attributes as attribute_name() spells them),
@@ -175,6 +177,9 @@ def _compute(function: FunctionNode) -> BodyFacts:
                     if isinstance(func, ast.Name):
                         if func.id in callable_params:
                             calls_parameters = True
+                        elif local:
+                            tested.update(a.id for a in node.args if type(a) is ast.Name)
+                            tested.update(k.value.id for k in node.keywords if type(k.value) is ast.Name)
                         if any(type(a) is ast.Name and a.id in callable_params for a in node.args) or any(
                                 type(k.value) is ast.Name and k.value.id in callable_params for k in node.keywords):
                             passes_to.add(func.id)
