@@ -109,6 +109,7 @@ class Analyzer(Expressions, Calls, RegistryReads):
         self._summaries: dict[tuple[object, ...], tuple[Value, AttributeReads]] = {}
         # Whether an instance's construction flags hold (see _flagged_summary): asked once.
         self._flag_verdicts: dict[Instance, bool] = {}
+        self._literal_parameters: dict[FunctionInfo, frozenset[str]] = {}  # see literal_parameters
         self._reads: list[AttributeReads] = []  # one per walk in progress, innermost last
         self._in_progress: set[tuple[object, ...]] = set()
         self._stack: list[tuple[object, ...]] = []
@@ -141,6 +142,31 @@ class Analyzer(Expressions, Calls, RegistryReads):
             fn = queue.pop(0)
             if self.worth_walking(fn):
                 self.summary(fn, self._generic_self(fn), (), ())
+
+    def literal_parameters(self, fn: FunctionInfo) -> frozenset[str]:
+        """The parameters a caller's literal for matters in ``fn``: those it tests, and those
+        it hands on as they are to a function of its scope that tests the parameter they
+        land on, to any depth (``train(task, ...)`` calling ``get_loss(task, ...)``, which
+        tests ``task == "cls"``): the literal selects the callee's branch too."""
+        known = self._literal_parameters.get(fn)
+        if known is not None:
+            return known
+        tested = fn.facts.tested_parameters
+        self._literal_parameters[fn] = tested  # a cycle of calls reads what is known so far
+        found = set(tested)
+        for param, callee_name, at in fn.facts.forwarded:
+            if param in found:
+                continue
+            binding = fn.closure.lookup(callee_name)
+            callee = binding.value if binding is not None else None
+            if not isinstance(callee, FunctionRef) or callee.bound_self is not None:
+                continue
+            params = callee.fn.params
+            name = at if isinstance(at, str) else params[at].arg if at < len(params) else None
+            if name is not None and name in self.literal_parameters(callee.fn):
+                found.add(param)
+        result = self._literal_parameters[fn] = frozenset(found)
+        return result
 
     def worth_walking(self, fn: FunctionInfo) -> bool:
         """Whether a walk with unknown arguments can find anything: the function makes a
@@ -226,53 +252,14 @@ class Analyzer(Expressions, Calls, RegistryReads):
         args: tuple[Value, ...],
         kwargs: tuple[tuple[str, Value], ...],
         facts: tuple[Fact, ...] = (),
+        decided: bool = False,
     ) -> Value:
         """What ``fn`` returns for these arguments; ``facts``: the settings its caller's
-        tests select, for a function its module runs only under such tests."""
-        if isinstance(bound_self, Instance) and bound_self.flags:
+        tests select, for a function its module runs only under such tests. A method of
+        an instance with construction flags is walked by _flagged_summary (``decided``:
+        this is its walk)."""
+        if not decided and isinstance(bound_self, Instance) and bound_self.flags:
             return self._flagged_summary(fn, bound_self, args, kwargs, facts)
-        return self._summary(fn, bound_self, args, kwargs, facts)
-
-    def _flagged_summary(self, fn: FunctionInfo, instance: Instance, args: tuple[Value, ...],
-                         kwargs: tuple[tuple[str, Value], ...], facts: tuple[Fact, ...]) -> Value:
-        """A method of an instance built with construction flags (see flags): walked with
-        its tests of the flags decided. Whether some other code of the project stores one
-        of them is a read of the project's texts, so it is asked only when the decided
-        walk tells something the plain one does not (another kind returned, or a finding
-        made: see flags.kinds_shown, flags.carries_a_kind); otherwise, and when other code
-        may store a flag, the plain walk's answer stands, and what the decided walk
-        reported is withdrawn."""
-        plain = self._summary(fn, without_flags(instance), args, kwargs, facts)
-        verdict = self._flag_verdicts.get(instance)
-        if verdict is False:
-            return plain
-        before = self.checks.snapshot()
-        # What the decided walk finds, it finds because of the construction: it names it.
-        if instance.origin is not None:
-            self.checks.context.append(instance.origin)
-        try:
-            decided = self._summary(fn, instance, args, kwargs, facts)
-        finally:
-            if instance.origin is not None:
-                self.checks.context.pop()
-        if verdict is None:
-            if not self.checks.reported_since(before) and (
-                    not carries_a_kind(decided) or kinds_shown(decided) == kinds_shown(plain)):
-                return plain  # the flags change nothing a finding can come from
-            verdict = self._flag_verdicts[instance] = flags_hold(instance)
-            if not verdict:
-                self.checks.restore(before)
-                return plain
-        return decided
-
-    def _summary(
-        self,
-        fn: FunctionInfo,
-        bound_self: Value | None,
-        args: tuple[Value, ...],
-        kwargs: tuple[tuple[str, Value], ...],
-        facts: tuple[Fact, ...] = (),
-    ) -> Value:
         args = _without_unknown_tail(fn, bound_self, args)
         key: tuple[object, ...] = (fn, bound_self, args, kwargs, facts) if facts else (fn, bound_self, args, kwargs)
         cached = self._summaries.get(key)
@@ -312,6 +299,38 @@ class Analyzer(Expressions, Calls, RegistryReads):
                 return result
         self._summaries[key] = (result, reads)
         return result
+
+    def _flagged_summary(self, fn: FunctionInfo, instance: Instance, args: tuple[Value, ...],
+                         kwargs: tuple[tuple[str, Value], ...], facts: tuple[Fact, ...]) -> Value:
+        """A method of an instance built with construction flags (see flags): walked with
+        its tests of the flags decided. Whether some other code of the project stores one
+        of them is a read of the project's texts, so it is asked only when the decided
+        walk tells something the plain one does not (another kind returned, or a finding
+        made: see flags.kinds_shown, flags.carries_a_kind); otherwise, and when other code
+        may store a flag, the plain walk's answer stands, and what the decided walk
+        reported is withdrawn."""
+        plain = self.summary(fn, without_flags(instance), args, kwargs, facts, decided=True)
+        verdict = self._flag_verdicts.get(instance)
+        if verdict is False:
+            return plain
+        before = self.checks.snapshot()
+        # What the decided walk finds, it finds because of the construction: it names it.
+        if instance.origin is not None:
+            self.checks.context.append(instance.origin)
+        try:
+            walked = self.summary(fn, instance, args, kwargs, facts, decided=True)
+        finally:
+            if instance.origin is not None:
+                self.checks.context.pop()
+        if verdict is None:
+            if not self.checks.reported_since(before) and (
+                    not carries_a_kind(walked) or kinds_shown(walked) == kinds_shown(plain)):
+                return plain  # the flags change nothing a finding can come from
+            verdict = self._flag_verdicts[instance] = flags_hold(instance)
+            if not verdict:
+                self.checks.restore(before)
+                return plain
+        return walked
 
     def read_attribute(self, cls: ClassInfo, attr: str) -> Value | None:
         """What is assigned to ``attr`` on instances of ``cls``, noted as read by the walks

@@ -46,9 +46,7 @@ class BodyFacts:
     assigns_attributes: bool  # ``self.<name> = ...`` or a registered submodule
     makes_calls: bool  # any call: without one, no loss, activation or log is reached
     # Parameters an ``if`` or a conditional expression tests and the body never rebinds:
-    # a literal a caller passes for one (``train=True``) selects the branch. Also those
-    # handed on as they are to a function called by name (``get_loss(task, out)``): the
-    # callee may test them, and the caller's literal must reach it.
+    # a literal a caller passes for one (``train=True``) selects the branch.
     tested_parameters: frozenset[str] = frozenset()
     parameters: frozenset[str] = frozenset()
     # Every name loaded and attribute named (attributes as attribute_name() spells them),
@@ -73,6 +71,10 @@ class BodyFacts:
     setting_parameters: frozenset[str] = frozenset()
     # Attributes of the first parameter a test reads (``if self.apply_softmax:``): see flags.
     first_attributes_tested: frozenset[str] = frozenset()
+    # Parameters handed on as they are to a function called by name, with the callee's name
+    # and the argument's position or keyword (``get_loss(task, out)``: ("task", "get_loss",
+    # 0)): a literal for one matters where the callee tests it (Analyzer.literal_parameters).
+    forwarded: tuple[tuple[str, str, int | str], ...] = ()
 
     def reachable_names(self) -> frozenset[str]:
         """What the function mentions, with ``.__init__`` and ``super().m`` taken as any
@@ -128,6 +130,7 @@ def _compute(function: FunctionNode) -> BodyFacts:
     from_parameters: set[str] = set()
     otherwise: set[str] = set()
     passes_to: set[str] = set()
+    forwarded: list[tuple[str, str, int | str]] = []
     setting_roots: set[str] = set()
     first_tested: set[str] = set()
 
@@ -178,8 +181,12 @@ def _compute(function: FunctionNode) -> BodyFacts:
                         if func.id in callable_params:
                             calls_parameters = True
                         elif local:
-                            tested.update(a.id for a in node.args if type(a) is ast.Name)
-                            tested.update(k.value.id for k in node.keywords if type(k.value) is ast.Name)
+                            for i, a in enumerate(node.args):
+                                if type(a) is ast.Name and a.id in all_parameters:
+                                    forwarded.append((a.id, func.id, i))
+                            for k in node.keywords:
+                                if k.arg is not None and type(k.value) is ast.Name and k.value.id in all_parameters:
+                                    forwarded.append((k.value.id, func.id, k.arg))
                         if any(type(a) is ast.Name and a.id in callable_params for a in node.args) or any(
                                 type(k.value) is ast.Name and k.value.id in callable_params for k in node.keywords):
                             passes_to.add(func.id)
@@ -203,7 +210,7 @@ def _compute(function: FunctionNode) -> BodyFacts:
                     if local:
                         tested.update(n.id for n in _tested_names(node.test))  # type: ignore[attr-defined]
                         setting_roots.update(n.id for n in _tested_roots(node.test))  # type: ignore[attr-defined]
-                        if first is not None:
+                        if first is not None and type(node.test) is not ast.Name:  # type: ignore[attr-defined]
                             first_tested.update(_attributes_of(first, node.test))  # type: ignore[attr-defined]
                 elif kind in _DEFINITIONS:
                     assert isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
@@ -246,7 +253,8 @@ def _compute(function: FunctionNode) -> BodyFacts:
                      tested_parameters, parameters, frozenset(mentioned), frozenset(init_calls),
                      frozenset(super_methods), tuple(attribute_stores), frozenset(trainer_imports),
                      frozenset(calls_on_first), frozenset(from_parameters), frozenset(otherwise),
-                     frozenset(passes_to), setting_parameters, frozenset(first_tested))
+                     frozenset(passes_to), setting_parameters, frozenset(first_tested),
+                     tuple((p, callee, at) for p, callee, at in forwarded if p not in stored))
 
 
 def _attributes_of(name: str, test: ast.expr) -> list[str]:

@@ -75,6 +75,7 @@ class Calls:
         def compute_attributes(self, cls: ClassInfo) -> None: ...
         def registry_read(self, container_node: ast.expr, frame: Frame) -> Value | None: ...
         def worth_walking(self, fn: FunctionInfo) -> bool: ...
+        def literal_parameters(self, fn: FunctionInfo) -> frozenset[str]: ...
         def summary(self, fn: FunctionInfo, bound_self: Value | None, args: tuple[Value, ...],
                     kwargs: tuple[tuple[str, Value], ...], facts: tuple[Fact, ...] = ()) -> Value: ...
 
@@ -254,7 +255,7 @@ class Calls:
             # ran once per model class.)
             return UNKNOWN
         fn = callee.fn
-        tested = fn.facts.tested_parameters
+        tested = self.literal_parameters(fn)
         # ``if args.arch == "log": nll_step(x, y)``: the callee reads the case its caller's test selects.
         facts = frame.facts if frame.facts and not frame.unnamed_setting and run_under_settings(fn) else ()
         if not passes_kind and not (tested and _selects_branch(args, kwargs)):

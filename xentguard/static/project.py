@@ -293,8 +293,11 @@ class Project:
     def text_facts(self, path: str, source: str | None = None) -> TextFacts:
         """The facts of a file's text, read once; with ``source``, of that text (the one
         being checked: kept unless other facts of the file are kept already)."""
-        key = os.path.abspath(path)
-        facts = self._text_facts.get(key)
+        facts = self._text_facts.get(path)  # keys are absolute, as most callers' paths are
+        key = path
+        if facts is None:
+            key = os.path.abspath(path)
+            facts = self._text_facts.get(key)
         if facts is None:
             facts = self._text_facts[key] = TextFacts(self._text(key) if source is None else source)
         elif source is not None and facts.text != source:
@@ -321,6 +324,9 @@ class Project:
         return self._imports_loss(path, source)
 
     def _imports_loss(self, path: str, source: str) -> bool:
+        found = self._imports_loss_cache.get(path)
+        if found is not None:
+            return found
         key = os.path.abspath(path)
         found = self._imports_loss_cache.get(key)
         if found is None:
@@ -644,6 +650,9 @@ class Project:
     def _directory(self, path: str) -> str:
         """The absolute directory of a file (asked once per imported name: normalising the
         path each time showed in the profile)."""
+        found = self._directories.get(path)  # an absolute path is its own key
+        if found is not None:
+            return found
         key = path if os.path.isabs(path) else (os.getcwd(), path)
         found = self._directories.get(key)
         if found is None:
@@ -670,10 +679,12 @@ class Project:
             # Script-style sibling imports first, then the root and a src/ layout.
             bases = [here, self.root, os.path.join(self.root, "src")]
         found: list[str] = []
-        for base in bases:
-            target = os.path.join(base, *parts)
-            found.append(f"{target}.py" if parts else os.path.join(target, "__init__.py"))
-            found.append(os.path.join(target, "__init__.py"))
+        tail = os.sep.join(parts)
+        for base in bases:  # absolute, normalised directories: joined as strings (the profile)
+            target = f"{base}{os.sep}{tail}" if tail else base
+            init = f"{target}{os.sep}__init__.py"
+            found.append(f"{target}.py" if parts else init)
+            found.append(init)
         return tuple(found)
 
     # ----------------------------------------------------------------- files
