@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 
 from xentguard.static import analyze_source
-from xentguard.static.flags import construction_flag_tested, may_store_on
+from xentguard.static.flags import construction_flag_tested, may_store_on, store_receivers
 from xentguard.static.project import Project, forget_projects
 
 HIERARCHY = frozenset({(os.path.abspath("heads.py"), "Head"), (os.path.abspath("base.py"), "Base")})
 
 
 def _stores(code: str, path: str = "other.py") -> bool:
-    return may_store_on(ast.parse(textwrap.dedent(code)), path, "flag", HIERARCHY)
+    return may_store_on(store_receivers(ast.parse(textwrap.dedent(code)), "flag"), path, HIERARCHY)
 
 
 @pytest.mark.parametrize("code", [

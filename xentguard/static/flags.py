@@ -33,8 +33,7 @@ from xentguard.static import torch_api as api
 from xentguard.static.body_facts import ATTRIBUTE_PREFIX, body_facts
 from xentguard.static.kinds import (
     Cases,
-    ClassRef,
-    Const,
+        Const,
     Fresh,
     Instance,
     Kind,
@@ -47,7 +46,7 @@ from xentguard.static.kinds import (
     Unknown,
     Value,
 )
-from xentguard.static.scopes import ClassInfo, FunctionInfo
+from xentguard.static.scopes import ClassInfo, FunctionInfo, class_and_bases
 from xentguard.static.source import SourceFile
 from xentguard.static.text_facts import TextFacts, attribute_pattern
 from xentguard.static.walk import walk
@@ -95,7 +94,7 @@ def elsewhere_check(cls: ClassInfo, init: FunctionInfo,
     Instance.stored_elsewhere): whether the constructor's module, or another module of
     the project, may store the attribute on the instance other than by ``__init__``."""
     path = init.file.path
-    hierarchy = frozenset((os.path.abspath(info.file.path), info.name) for info in _hierarchy(cls))
+    hierarchy = frozenset((os.path.abspath(info.file.path), info.name) for info in class_and_bases(cls, _MAX_BASES))
 
     def check(attr: str) -> bool:
         if _stored_otherwise_in_module(init, attr):
@@ -105,14 +104,14 @@ def elsewhere_check(cls: ClassInfo, init: FunctionInfo,
     return check
 
 
-def may_store_on(tree: ast.Module, path: str, attr: str, hierarchy: frozenset[tuple[str, str]]) -> bool:
-    """Whether the module's code may store ``attr`` on an instance of the class whose
-    hierarchy is given: any store of that attribute (assigned, augmented, annotated,
-    unpacked, a loop target, deleted), but one on the first parameter of a method of a
-    class outside the hierarchy (``self.apply_softmax = ...`` in another class binds
-    that class's instances only)."""
+def may_store_on(receivers: frozenset[str | None] | set[str | None], path: str,
+                 hierarchy: frozenset[tuple[str, str]]) -> bool:
+    """Whether stores of an attribute in the module at ``path`` (their store_receivers)
+    may reach an instance of the class whose hierarchy is given: any store but one on the
+    first parameter of a method of a class outside the hierarchy (``self.apply_softmax =
+    ...`` in another class binds that class's instances only)."""
     own = os.path.abspath(path)
-    return any(receiver is None or (own, receiver) in hierarchy for receiver in store_receivers(tree, attr))
+    return any(receiver is None or (own, receiver) in hierarchy for receiver in receivers)
 
 
 def store_receivers(tree: ast.AST, attr: str) -> set[str | None]:
@@ -299,7 +298,7 @@ def tested_attributes(cls: ClassInfo) -> frozenset[str]:
 
 
 def _tested_attributes(cls: ClassInfo) -> frozenset[str]:
-    return frozenset(attr for info in _hierarchy(cls) for method in info.methods.values()
+    return frozenset(attr for info in class_and_bases(cls, _MAX_BASES) for method in info.methods.values()
                      for attr in method.facts.first_attributes_tested)
 
 
@@ -309,7 +308,7 @@ def _stores_in_class(cls: ClassInfo) -> dict[str, int]:
     if known is not None:
         return known
     counts: dict[str, int] = _STORES.setdefault(cls, {})
-    for info in _hierarchy(cls):
+    for info in class_and_bases(cls, _MAX_BASES):
         for method in info.methods.values():
             for attributes, _ in body_facts(method.node).attribute_stores:
                 for name in attributes:
@@ -342,18 +341,6 @@ def _statements_mentioning(file: SourceFile, attr: str) -> ast.Module:
     body = [stmt for stmt in file.tree.body
             if any(stmt.lineno <= line <= (stmt.end_lineno or stmt.lineno) for line in lines)]
     return ast.Module(body=body, type_ignores=[])
-
-
-def _hierarchy(cls: ClassInfo) -> list[ClassInfo]:
-    found: list[ClassInfo] = []
-    pending = [cls]
-    while pending and len(found) < _MAX_BASES:
-        info = pending.pop(0)
-        if info in found:
-            continue
-        found.append(info)
-        pending.extend(base.cls for base in info.bases if isinstance(base, ClassRef))
-    return found
 
 
 __all__ = [

@@ -22,7 +22,7 @@ from xentguard.static.analyzer import Analyzer
 from xentguard.static.body_facts import body_facts
 from xentguard.static.checks import Checks
 from xentguard.static.findings import Finding
-from xentguard.static.flags import construction_flag_tested, store_receivers
+from xentguard.static.flags import construction_flag_tested, may_store_on, store_receivers
 from xentguard.static.heap import freeze_long_lived, parse_long_lived, release_frozen
 from xentguard.static.hotness import Hotness, base_leaves, class_attributes, hotness, top_level_classes
 from xentguard.static.kinds import Deferred, ModuleValue, Value
@@ -420,8 +420,7 @@ class Project:
             return True
         if not facts.mentions_attribute(attr):
             return False
-        return any(receiver is None or (key, receiver) in hierarchy
-                   for receiver in self._store_receivers(key, text, attr))
+        return may_store_on(self._store_receivers(key, text, attr), key, hierarchy)
 
     def _store_receivers(self, key: str, text: str, attr: str) -> frozenset[str | None]:
         """flags.store_receivers of the file's stores of ``attr``, once per file and

@@ -17,7 +17,7 @@ from xentguard.static.registries import (
     module_registries,
     uses_of,
 )
-from xentguard.static.scopes import ClassInfo
+from xentguard.static.scopes import class_and_bases
 from xentguard.static.source import SourceFile
 from xentguard.static.syntax import Frame
 
@@ -122,7 +122,7 @@ class RegistryReads:
             if not isinstance(instance, Instance):
                 return None
             container = ("attr", node.attr)
-            for cls in _classes_of(instance.cls):
+            for cls in class_and_bases(instance.cls, _MAX_BASES):
                 tree = cls.file.tree
                 registries = module_registries(tree) if tree is not None else None
                 if registries is not None and (cls.node, container) in registries.registries:
@@ -136,14 +136,3 @@ def _store(value: Value) -> RegistryStore | None:
     return module_registries(value.fn.file.tree).store_of(value.fn.node)
 
 
-def _classes_of(cls: ClassInfo) -> list[ClassInfo]:
-    """``cls`` and its project bases, nearest first."""
-    found: list[ClassInfo] = []
-    todo = [cls]
-    while todo and len(found) < _MAX_BASES:
-        current = todo.pop(0)
-        if current in found:
-            continue
-        found.append(current)
-        todo.extend(base.cls for base in current.bases if isinstance(base, ClassRef))
-    return found

@@ -9,7 +9,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Callable
 
 from xentguard.static.body_facts import BodyFacts, FunctionNode, body_facts
-from xentguard.static.kinds import UNBOUND, UNKNOWN, Binding, Deferred, Value, informative, join, join_all
+from xentguard.static.kinds import UNBOUND, UNKNOWN, Binding, ClassRef, Deferred, Value, informative, join, join_all
 
 if TYPE_CHECKING:
     from xentguard.static.source import SourceFile
@@ -202,3 +202,16 @@ class ClassInfo:
 
     def assigned_value(self, attr: str) -> Value | None:
         return self.assigned.get(attr)
+
+def class_and_bases(cls: ClassInfo, limit: int) -> list[ClassInfo]:
+    """``cls`` and its project bases, nearest first, at most ``limit`` of them."""
+    found: list[ClassInfo] = []
+    pending = [cls]
+    while pending and len(found) < limit:
+        current = pending.pop(0)
+        if current in found:
+            continue
+        found.append(current)
+        pending.extend(base.cls for base in current.bases if isinstance(base, ClassRef))
+    return found
+
