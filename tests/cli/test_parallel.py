@@ -172,3 +172,26 @@ def test_handing_back_needs_most_of_the_walk_done_elsewhere_and_happens_once() -
     # What the asking worker walked itself counts for it.
     pool._claim(second, walked, preferred)  # type: ignore[arg-type]
     assert pool._keeps(second, 6, walked, preferred)  # type: ignore[arg-type]
+
+
+def test_a_file_handed_back_waits_for_its_worker_while_that_one_lives() -> None:
+    items = [f"/p/f{i}.py" for i in range(16)]
+    pool: _Pool[str, str] = _Pool(str, items, 2, key=str, walked=None)
+    first, second = FakeWorker(), FakeWorker()
+    preferred: dict = {first: [], second: []}
+    in_flight: dict = {}
+    pool._hand_out(first, preferred, in_flight)  # type: ignore[arg-type]
+    pool._claim(first, [f"/p/f{i}.py" for i in range(1, 15)], preferred)  # type: ignore[arg-type]
+    # The second worker gives f15 up for the first, which walked its importers.
+    assert not pool._keeps(second, 15, [f"/p/f{i}.py" for i in range(1, 11)], preferred)  # type: ignore[arg-type]
+    for index in range(1, 15):  # everything else is checked meanwhile
+        pool.pending.pop(index, None)
+    pool._hand_out(second, preferred, in_flight)  # type: ignore[arg-type]
+    assert second.sent == [] and 15 in pool.pending  # idle: f15 is the first worker's
+    pool._hand_out(first, preferred, in_flight)  # type: ignore[arg-type]
+    assert first.sent[-1] == "/p/f15.py" and not pool.pending
+    # A file kept for a worker that died goes to whoever asks.
+    pool.pending[15] = None
+    del preferred[first]
+    pool._hand_out(second, preferred, in_flight)  # type: ignore[arg-type]
+    assert second.sent == ["/p/f15.py"]
