@@ -34,9 +34,6 @@ KNOWN_MISSES = {
         "of its models, and some return logits"),
     "089_simpleview_pointnet_log_softmax_dict_cls_trans": (
         "the model is chosen by if/elif on a configuration value, and one of the two returns logits: no claim"),
-    "092_acer_policy_softmax_log_rollout_lists": (
-        "the policies reach their list by `for bucket, item in zip(lists, values): bucket.append(item)`: an append "
-        "through a loop variable bound to one of several lists is not followed"),
     "095_torchfields_vote_softmin_exp_no_shift": (
         "the exponent is negated (exp(-d / t)): it cannot overflow, and whether every term underflows to 0 (0 / 0) "
         "depends on the values; a Gaussian kernel over a grid through 0 is the same expression and correct"),

@@ -44,6 +44,7 @@ from xentguard.static.kinds import (
     join_all,
     map_cases,
 )
+from xentguard.static.loops import LiteralLoop, literal_loop
 from xentguard.static.prefilter import import_statements
 from xentguard.static.registry_reads import RegistryFiles, RegistryReads
 from xentguard.static.scopes import ClassInfo, FunctionInfo, Scope
@@ -503,6 +504,11 @@ class Analyzer(Expressions, Calls, RegistryReads):
         return False
 
     def walk_loop(self, stmt: ast.For | ast.AsyncFor | ast.While, frame: Frame) -> None:
+        if not isinstance(stmt, ast.While):
+            loop = literal_loop(stmt, lambda name: frame.scope.lookup(name) is None)
+            if loop is not None:
+                self.walk_literal_loop(loop, frame)
+                return
         items = self.ev(stmt.test if isinstance(stmt, ast.While) else stmt.iter, frame)
         saved = frame.scope.branch()
         body_frame = subframe(frame, frame.scope, frame.eval_only)
@@ -514,6 +520,31 @@ class Analyzer(Expressions, Calls, RegistryReads):
                 element = items
             self.assign(stmt.target, element, body_frame, None, stmt)
         self.walk_body(stmt.body, body_frame)
+        body = frame.scope.end_branch(saved)
+        frame.returns.extend(body_frame.returns)
+        frame.scope.merge([frame.scope.fork(), body])
+        if stmt.orelse:
+            self.walk_body(stmt.orelse, frame)
+
+    def walk_literal_loop(self, loop: LiteralLoop, frame: Frame) -> None:
+        """A loop over a short literal (see loops): the body once per element, in order;
+        a named list filled through the loop variable is filled."""
+        stmt = loop.stmt
+        columns = [self.ev(column, frame) for column in loop.columns]
+        values = [c.items if isinstance(c, TupleOf) else tuple(c.values()) if isinstance(c, Mapping) else ()
+                  for c in columns]
+        saved = frame.scope.branch()
+        body_frame = subframe(frame, frame.scope, frame.eval_only)
+        for row in range(min(len(v) for v in values)):
+            element = values[0][row] if loop.how == "items" else TupleOf(tuple(v[row] for v in values)) if (
+                loop.how == "zip") else TupleOf((UNKNOWN, values[0][row]))
+            self.assign(stmt.target, element, body_frame, None, stmt)
+            aliases = [(variable, named, frame.scope.value(variable)) for variable, named in loop.aliases(row)]
+            self.walk_body(stmt.body, body_frame)
+            for variable, named, before in aliases:
+                after = frame.scope.value(variable)
+                if after != before:  # filled in place: the named object is
+                    frame.scope.bind(named, Binding(after))
         body = frame.scope.end_branch(saved)
         frame.returns.extend(body_frame.returns)
         frame.scope.merge([frame.scope.fork(), body])
