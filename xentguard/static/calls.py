@@ -169,7 +169,8 @@ class Calls:
         if method in api.LOG_METHODS:
             return self.checks.log_of(receiver, node, frame.file, node.func.value, frame.scope)  # type: ignore[attr-defined]
         if method in api.EXP_METHODS:
-            return self.checks.exp_of(receiver, node, node.func.value, frame.file)  # type: ignore[attr-defined]
+            return self.checks.exp_of(receiver, node, node.func.value, frame.file,  # type: ignore[attr-defined]
+                                          lambda n: self.ev(n, frame))
         if method in api.SUM_METHODS and isinstance(receiver, ExpOf) and not receiver.summed:
             return ExpOf(receiver.arg_key, receiver.origin, receiver.unstable, summed=True)
         if method in api.FRESH_BUFFER_METHODS or (isinstance(receiver, Fresh) and method in api.BUFFER_MOVES):
@@ -351,7 +352,7 @@ class Calls:
         if name in api.LOG_FUNCTIONS and args:
             return self.checks.log_of(args[0], node, file, node.args[0], frame.scope)
         if name in api.EXP_FUNCTIONS and args:
-            return self.checks.exp_of(args[0], node, node.args[0], file)
+            return self.checks.exp_of(args[0], node, node.args[0], file, lambda n: self.ev(n, frame))
         if name in api.SUM_FUNCTIONS and args:
             first = args[0]
             if isinstance(first, ExpOf) and not first.summed:

@@ -8,6 +8,7 @@ the rewrite is certain, the fix.
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 
 from xentguard.catalogue import RULES
 from xentguard.static import fixes
@@ -17,10 +18,15 @@ from xentguard.static.kinds import (
     OTHERWISE,
     UNKNOWN,
     Cases,
+    ClassRef,
     ExpOf,
+    FunctionRef,
+    Instance,
     Kind,
     LossFn,
+    ModuleValue,
     Origin,
+    Ref,
     Shifted,
     Tensor,
     Unbound,
@@ -271,13 +277,14 @@ class Checks:
             return Tensor(Kind.LOGGED, Origin(file.short(node.func), file.path, *file.start(node)))
         return UNKNOWN
 
-    def exp_of(self, value: Value, node: ast.Call, arg: ast.expr, file: SourceFile) -> Value:
+    def exp_of(self, value: Value, node: ast.Call, arg: ast.expr, file: SourceFile,
+               resolve: Callable[[ast.expr], Value]) -> Value:
         if isinstance(value, Tensor):
             if value.kind is Kind.LOG_PROBS:
                 return value.with_kind_of(Kind.PROBS, value.origin.through(file.short(node.func), file.path,
                                                                           *file.start(node)))
             return UNKNOWN
-        shifted = isinstance(value, Shifted) or isinstance(arg, ast.Constant) or _bounded_exponent(arg)
+        shifted = isinstance(value, Shifted) or isinstance(arg, ast.Constant) or _bounded_exponent(arg, resolve)
         return ExpOf(ast.dump(arg), self.origin(file.short(node), node, file), unstable=not shifted)
 
     def hand_written_softmax(self, node: ast.AST, numerator: ExpOf, file: SourceFile) -> Value:
@@ -287,12 +294,14 @@ class Checks:
         return Tensor(Kind.PROBS, self.origin("hand-written softmax", node, file))
 
 
-def _bounded_exponent(arg: ast.expr) -> bool:
+def _bounded_exponent(arg: ast.expr, resolve: Callable[[ast.expr], Value]) -> bool:
     """An exponent expression that subtracts something or calls what bounds it (see
-    torch_api.EXPONENT_BOUNDS), or that negates: ``exp(-d / t)`` cannot overflow, and
-    whether it underflows everywhere (0 / 0) depends on values (a Gaussian kernel
+    torch_api.EXPONENT_BOUND_FUNCTIONS), or that negates: ``exp(-d / t)`` cannot overflow,
+    and whether it underflows everywhere (0 / 0) depends on values (a Gaussian kernel
     ``exp(-0.5 * (x / s) ** 2)`` over a grid through 0 never does). A name, or a tensor only
-    scaled (``exp(logits / temperature)``), is not bounded."""
+    scaled (``exp(logits / temperature)``), is not bounded. ``resolve`` evaluates a name or
+    an attribute of one where the exponent is: what a call calls is decided by what it
+    is, never by how it is spelled."""
     for node in walk(arg):
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Sub):
             return True
@@ -300,12 +309,35 @@ def _bounded_exponent(arg: ast.expr) -> bool:
             return True
         if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and node.value < 0:
             return True
-        if isinstance(node, ast.Call):
-            func = node.func
-            leaf = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
-            if leaf in api.EXPONENT_BOUNDS:
-                return True
+        if isinstance(node, ast.Call) and _calls_a_bound(node.func, resolve):
+            return True
     return False
+
+
+def _calls_a_bound(func: ast.expr, resolve: Callable[[ast.expr], Value]) -> bool:
+    """``torch.clamp`` / ``torch.clip`` however imported, or a tensor's ``.clamp`` method:
+    the method of a receiver the analysis cannot see is taken to be the tensor's (a
+    clamped exponent is stable: taking it for one only ever silences)."""
+    if isinstance(func, ast.Name):
+        callee = resolve(func)
+        return isinstance(callee, Ref) and callee.qualname in api.EXPONENT_BOUND_FUNCTIONS
+    if not isinstance(func, ast.Attribute):
+        return False
+    if not _is_dotted_name(func.value):
+        return func.attr in api.EXPONENT_BOUNDS
+    receiver = resolve(func.value)
+    if isinstance(receiver, Ref):  # a module or a torch object: what it names
+        callee = resolve(func)
+        return isinstance(callee, Ref) and callee.qualname in api.EXPONENT_BOUND_FUNCTIONS
+    if isinstance(receiver, (Instance, ClassRef, FunctionRef, ModuleValue)):
+        return False  # the project's own object: its method, whatever its name
+    return func.attr in api.EXPONENT_BOUNDS
+
+
+def _is_dotted_name(node: ast.expr) -> bool:
+    while isinstance(node, ast.Attribute):
+        node = node.value
+    return isinstance(node, ast.Name)
 
 
 def _input_code(loss: LossFn, value: Value) -> str | None:

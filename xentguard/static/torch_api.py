@@ -151,12 +151,13 @@ LOG_METHODS = frozenset({"log"})
 EXP_METHODS = frozenset({"exp"})
 SUM_METHODS = frozenset({"sum", "nansum"})
 SUM_FUNCTIONS = frozenset({"torch.sum"})
-# What bounds an exponent (by the names of the functions or methods an exponent's
-# expression calls, any receiver: ``x.clamp(max=30)``, ``torch.clip(x, -30, 30)``): an exp
-# of an expression that calls one, subtracts anything (``x - x.max()``) or negates, is
-# taken to be stabilised (see checks.exp_of); one that only scales a tensor (``x /
-# temperature``) or takes its max (``exp(max(x))``) is not.
-EXPONENT_BOUNDS = frozenset({"clamp", "clamp_", "clip", "clip_"})
+# What bounds an exponent: torch's functions, and the tensor methods of those names
+# (``x.clamp(max=30)``, ``torch.clip(x, -30, 30)``; a method of an object the project
+# defines is its own): an exp of an expression that calls one, subtracts anything (``x -
+# x.max()``) or negates, is taken to be stabilised (see checks.exp_of); one that only
+# scales a tensor (``x / temperature``) or takes its max (``exp(max(x))``) is not.
+EXPONENT_BOUND_FUNCTIONS = frozenset({"torch.clamp", "torch.clamp_", "torch.clip", "torch.clip_"})
+EXPONENT_BOUNDS = frozenset(name.rsplit(".", 1)[-1] for name in EXPONENT_BOUND_FUNCTIONS)
 
 class Keeps(Enum):
     """What a tensor operation keeps of its input's kind.
