@@ -17,7 +17,7 @@ from tests.conftest import FIXTURES
 from tests.static.expectations import Expectation, expectations
 from tests.static.test_fixtures_flake8 import reported
 from xentguard.static import analyze_source
-from xentguard.static.project import find_root, forget_projects, receivers
+from xentguard.static.project import CALLS, find_root, forget_projects, project_for, receivers
 
 PROJECTS = sorted(p for p in (FIXTURES / "projects").iterdir() if p.is_dir() and any(p.rglob("*.py")))
 
@@ -315,4 +315,65 @@ def test_a_class_whose_method_calls_a_parameter_is_a_receiver() -> None:
                 return x * 2
         """
     )
-    assert found == {"Runner": frozenset()}
+    # Only a file calling ``batch`` (spelling it) can hand it a decoder.
+    assert found == {"Runner": frozenset({CALLS + "batch"})}
+
+
+def test_methods_calling_a_parameter_calling_method_and_implicit_calls() -> None:
+    found = _receivers_of(
+        """
+        class Runner:
+            def batch(self, decoder, targets):
+                return decoder(targets)
+
+            def epoch(self, decoder, data):
+                return [self.batch(decoder, t) for t in data]
+
+            def unrelated(self):
+                return 0
+
+        class Head:
+            def forward(self, x, loss_fn):
+                return loss_fn(x)
+        """
+    )
+    # epoch hands its parameter on to batch; forward is reached by calling the instance,
+    # which spells no method: spelling the class is enough.
+    assert found == {"Runner": frozenset({CALLS + "batch", CALLS + "epoch"}), "Head": frozenset()}
+
+
+def test_an_importer_passing_nothing_to_a_parameter_calling_method_is_not_walked(tmp_path: Path) -> None:
+    (tmp_path / "setup.cfg").write_text("")
+    (tmp_path / "runner.py").write_text(textwrap.dedent(
+        """
+        import torch.nn.functional as F
+
+        class Runner:
+            def batch(self, score, x, y):
+                return F.cross_entropy(score(x), y)
+        """))
+    (tmp_path / "calls.py").write_text(textwrap.dedent(
+        """
+        import torch.nn.functional as F
+        from runner import Runner
+
+        def run(x, y):
+            return Runner().batch(lambda v: F.softmax(v, dim=1), x, y)
+        """))
+    (tmp_path / "subclass.py").write_text(textwrap.dedent(
+        """
+        import torch.nn.functional as F
+        from runner import Runner
+
+        class Mine(Runner):
+            def probs(self, x):
+                return F.softmax(x, dim=1)
+        """))
+    forget_projects()
+    project = project_for(str(tmp_path / "runner.py"), str(tmp_path))
+    runner = tmp_path / "runner.py"
+    importers = project.receiving_importers(str(runner), ast.parse(runner.read_text()))
+    assert [os.path.basename(p) for p in importers] == ["calls.py"]
+    found = [(f.line, f.code) for f in analyze_source(runner.read_text(), str(runner), project_root=str(tmp_path))]
+    forget_projects()
+    assert found == [(6, "XG101")]

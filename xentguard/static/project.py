@@ -222,6 +222,8 @@ class Project:
             return True
         if SUBCLASSED in attributes and name in importer.base_words:
             return True
+        if any(need.startswith(CALLS) and importer.spells(need[len(CALLS):]) for need in attributes):
+            return True
         return not importer.assigned_attributes.isdisjoint(attributes)
 
     def _registered_definitions(self, key: str, tree: ast.Module) -> dict[str, str]:
@@ -820,8 +822,10 @@ def receivers(tree: ast.Module, consuming: Hotness | None = None) -> dict[str, f
     """The module's functions and classes whose findings can depend on what other files
     give them, each with the attributes another file would have to set for that:
 
-    * a function, or a class with a method, that calls one of its parameters (``loss_fn(model(x),
-      y)``): no attribute;
+    * a function that calls one of its parameters (``loss_fn(model(x), y)``): no attribute;
+      a class with such a method: the method's name (``CALLS``), which a file passing the
+      parameter spells, or no attribute when the method is called without its name
+      (``forward``, ``__init__``, the other special methods);
     * a class whose methods call an attribute of ``self`` that the class sets from a
       parameter (a setter, a constructor argument): no attribute;
     * a class whose methods call an attribute of ``self`` that it never sets: those
@@ -850,11 +854,16 @@ def receivers(tree: ast.Module, consuming: Hotness | None = None) -> dict[str, f
         elif isinstance(top, ast.ClassDef):
             methods = [m for m in top.body if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef))]
             functions_of[top.name] = methods
-            needs = _attributes_set_elsewhere(top)
-            if any(body_facts(m).calls_parameters for m in methods):
-                needs = frozenset()  # ``trainer.fit(model, loss)`` calling ``loss(...)``
-            elif (consuming is not None and any(_reaches_consuming(consuming, m) for m in methods)
-                  and construction_flag_tested(top)):
+            needs = _attributes_set_elsewhere(top, consuming)
+            entries = _parameter_calling_methods(methods)
+            if any(_called_without_its_name(m) for m in entries):
+                needs = frozenset()  # ``model(x, loss)`` calling ``loss(...)`` in forward
+            elif entries and needs != frozenset():
+                # ``trainer.fit(model, loss)`` calling ``loss(...)``: only a file calling fit
+                # (spelling it) can pass the loss.
+                needs = (needs or frozenset()) | {CALLS + m for m in entries}
+            if (consuming is not None and any(_reaches_consuming(consuming, m) for m in methods)
+                    and construction_flag_tested(top)):
                 needs = frozenset()
             if needs is not None:
                 found[top.name] = needs
@@ -872,16 +881,46 @@ def receivers(tree: ast.Module, consuming: Hotness | None = None) -> dict[str, f
     return found
 
 
+def _parameter_calling_methods(methods: list[ast.FunctionDef | ast.AsyncFunctionDef]) -> set[str]:
+    """The methods that call one of their parameters, and those calling them on ``self``
+    (a caller of those may pass what is called, through them)."""
+    found = {m.name for m in methods if body_facts(m).calls_parameters}
+    changed = bool(found)
+    while changed:
+        changed = False
+        for method in methods:
+            if method.name not in found and not body_facts(method).calls_on_first.isdisjoint(found):
+                found.add(method.name)
+                changed = True
+    return found
+
+
+def _called_without_its_name(method: str) -> bool:
+    """A method a caller reaches without spelling it: ``forward`` and ``__call__`` through
+    the instance call, ``__init__`` through the class, and the other special methods
+    through operators and builtins. (Spelling the class is then enough: see _may_use.)"""
+    return method in _INSTANCE_CALL or (method.startswith("__") and method.endswith("__"))
+
+
+_INSTANCE_CALL = frozenset({"forward", "__call__"})
+
+
 def _reaches_consuming(hot: Hotness, method: ast.AST) -> bool:
     """Whether the method reaches a loss, a log or an exp (by the module's hot names)."""
     facts = hot.functions.get(id(method))
     return hot.names is None or (facts is not None and not hot.names.isdisjoint(facts[1]))
 
 
-def _attributes_set_elsewhere(cls: ast.ClassDef) -> frozenset[str] | None:
+def _attributes_set_elsewhere(cls: ast.ClassDef, consuming: Hotness | None = None) -> frozenset[str] | None:
     """None: nothing of the class depends on other files; empty: a parameter it stores is
-    called; else the attributes it calls but never sets."""
+    called; else the attributes it calls but never sets, and SUBCLASSED when a method that
+    reaches a loss, a log or an exp of this module (``consuming``: its hot names; None: it
+    spells none) calls the class's own methods, which a subclass may override. A subclass
+    overriding what only the other methods call changes no finding made here: the sinks
+    of this module are where its findings are, and a kind its methods only produce is
+    reported where it is consumed (in the subclass's file, or at the caller's argument)."""
     called: set[str] = set()
+    called_on_the_way: set[str] = set()  # by the methods that reach a sink of this module
     set_here: set[str] = set()
     from_parameters: set[str] = set()
     methods: set[str] = set()
@@ -893,17 +932,20 @@ def _attributes_set_elsewhere(cls: ast.ClassDef) -> frozenset[str] | None:
             continue
         facts = body_facts(method)
         called |= facts.calls_on_first
+        if consuming is not None and _reaches_consuming(consuming, method):
+            called_on_the_way |= facts.calls_on_first
         set_here |= facts.stored_otherwise
         from_parameters |= facts.stored_from_parameters
     if called & from_parameters:
         return frozenset()
     unset = frozenset(called - set_here - from_parameters - methods)
-    if called & methods:
+    if called_on_the_way & methods:
         unset |= {SUBCLASSED}
     return unset or None
 
 
 SUBCLASSED = "<subclassed>"  # needed by a receiver: another file derives from the class
+CALLS = "<calls>."  # needed by a receiver: another file spells the method after it
 
 
 _PROJECTS: dict[str, Project] = {}
