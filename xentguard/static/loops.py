@@ -11,7 +11,8 @@ variable is the list named there.
 Only the shapes below count, and only when the literal is short: the elements written
 out (``(a, b)``, ``[a, b]``), or ``zip`` / ``enumerate`` of such literals (the builtins:
 a rebound name is someone else's function). A loop variable the body assigns to is not
-the named list after that, so then nothing is written back.
+the named list after that, so then nothing is written back; a loop that can ``break``
+runs only some of the rows, so it is walked as any loop is.
 """
 
 from __future__ import annotations
@@ -64,6 +65,8 @@ def literal_loop(stmt: ast.For | ast.AsyncFor, is_builtin: Callable[[str], bool]
     literal shapes. ``is_builtin``: whether a name still means the builtin where the loop
     is."""
     iterable = stmt.iter
+    if _breaks(stmt.body):  # the rows after a break do not run: one walk of joined items
+        return None
     if _is_short_literal(iterable):
         assert isinstance(iterable, (ast.Tuple, ast.List))
         return LiteralLoop(stmt, "items", (iterable,))
@@ -80,6 +83,22 @@ def literal_loop(stmt: ast.For | ast.AsyncFor, is_builtin: Callable[[str], bool]
 def _is_short_literal(node: ast.expr) -> bool:
     return isinstance(node, (ast.Tuple, ast.List)) and 0 < len(node.elts) <= MAX_UNROLLED and not any(
         isinstance(e, ast.Starred) for e in node.elts)
+
+
+def _breaks(body: list[ast.stmt]) -> bool:
+    """Whether a ``break`` of this loop is in ``body`` (not one of a nested loop or scope)."""
+    pending: list[ast.AST] = list(body)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ast.Break):
+            return True
+        if isinstance(node, (ast.For, ast.AsyncFor, ast.While)):
+            pending.extend(node.orelse)  # its own body's breaks are its own
+            continue
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            continue
+        pending.extend(child for child in ast.iter_child_nodes(node) if isinstance(child, ast.stmt))
+    return False
 
 
 def _assigned_names(body: list[ast.stmt]) -> set[str]:
