@@ -449,6 +449,10 @@ class Analyzer(Expressions, Calls, RegistryReads):
             for target in stmt.targets:
                 if isinstance(target, ast.Name):
                     frame.scope.bind(target.id, Binding(UNKNOWN))
+                elif isinstance(target, ast.Subscript) and isinstance(self.ev(target.value, frame), Mapping):
+                    # ``del outs[0]``: the items after it moved (a dict's other keys did not,
+                    # but one rule for both is simpler and only forgets).
+                    self.container_changed(target.value, UNKNOWN, frame)
         elif type(stmt).__name__ == "Match":
             self.walk_match(stmt, frame)
         else:
@@ -633,8 +637,12 @@ class Analyzer(Expressions, Calls, RegistryReads):
             name = node.args[0]
             if isinstance(name, ast.Constant) and isinstance(name.value, str):
                 owner.cls.record_assignment(name.value, item, outside=not _own_store(node.func, frame))
-        if changed is None:
-            return
+        if changed is not None:
+            self.container_changed(target, changed, frame)
+
+    def container_changed(self, target: ast.expr, changed: Value, frame: Frame) -> None:
+        """``target`` (a list, a dict, a module) now holds ``changed``: filled or reordered in
+        place, by its own method."""
         holder = frame.scope.enclosing_binder(target.id) if isinstance(target, ast.Name) and (
             frame.fn is not None) else None
         if holder is None or not isinstance(target, ast.Name):
@@ -705,6 +713,8 @@ class Analyzer(Expressions, Calls, RegistryReads):
             elif isinstance(container, Mapping) and isinstance(target.value, ast.Name) and key is not NO_LITERAL:
                 items = tuple((k, v) for k, v in container.items if k != key) + ((key, value),)
                 frame.scope.bind(target.value.id, Binding(Mapping(items)))
+            elif isinstance(container, Mapping) and isinstance(target.value, ast.Name):
+                frame.scope.bind(target.value.id, Binding(UNKNOWN))  # ``outs[i] = x``, ``outs[1:] = []``
 
     @staticmethod
     def _callers_decide(source: ast.expr | None, frame: Frame) -> bool:

@@ -10,6 +10,7 @@ from xentguard.static.flags import StoredElsewhere, construction_flags, elsewher
 from xentguard.static.kinds import (
     EMPTY_TENSOR,
     FRESH,
+    MAX_ITEMS,
     TORCH_LOSS_ARGUMENTS,
     UNKNOWN,
     Binding,
@@ -69,6 +70,7 @@ class Calls:
         attribute_stored_elsewhere: StoredElsewhere | None
 
         def ev(self, node: ast.expr | None, frame: Frame) -> Value: ...
+        def container_changed(self, target: ast.expr, changed: Value, frame: Frame) -> None: ...
         def attribute(self, base: Value, attr: str, frame: Frame, node: ast.Attribute | None) -> Value: ...
         def class_member(self, cls: ClassInfo, attr: str, instance: Instance | None,
                          depth: int = 0) -> Value | None: ...
@@ -103,6 +105,9 @@ class Calls:
                 self.ev(k.value, frame)
         if isinstance(callee, Unknown) and receiver is not None and isinstance(func, ast.Attribute):
             result = self.method_call(receiver, func.attr, node, args, frame)
+            if isinstance(receiver, Mapping) and func.attr in api.CONTAINER_MUTATORS:
+                # ``outs.insert(0, det)``, ``outs.pop()``: the items are not where they were.
+                self.container_changed(func.value, _mutated(receiver, func.attr, node, args), frame)
             if _overwrites(receiver, func) and isinstance(func.value, ast.Name):
                 # ``dist.fill_(eps)``, ``p.scatter_(...)``: the values are no longer of the kind.
                 frame.scope.bind(func.value.id, Binding(UNKNOWN))
@@ -495,6 +500,22 @@ def _container_builtin(name: str, args: tuple[Value, ...]) -> Value:
     else:
         return UNKNOWN
     return Mapping(tuple(enumerate(values)), sequence=True)
+
+
+def _mutated(container: Mapping, method: str, node: ast.Call, args: tuple[Value, ...]) -> Value:
+    """What a list or dict holds after ``method`` changed it in place (CONTAINER_MUTATORS)."""
+    if method == "clear" and not args and not node.keywords:
+        return Mapping((), container.sequence)
+    if not container.sequence or node.keywords:
+        return UNKNOWN
+    values = container.values()
+    if method == "reverse" and not args:
+        return Mapping(tuple(enumerate(values[::-1])), sequence=True)
+    index = literal(node.args[0]) if method == "insert" and len(node.args) == 2 else NO_LITERAL
+    if type(index) is int and len(values) < MAX_ITEMS:
+        at = max(0, len(values) + index) if index < 0 else min(index, len(values))
+        return Mapping(tuple(enumerate([*values[:at], args[1], *values[at:]])), sequence=True)
+    return UNKNOWN
 
 
 def _overwrites(receiver: Value, func: ast.Attribute) -> bool:

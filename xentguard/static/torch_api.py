@@ -349,3 +349,7 @@ ACTIVATIONS = frozenset(q for q, k in {**PRODUCER_FUNCTIONS, **PRODUCER_LAYERS}.
 # with their number of positional arguments; the first two name the submodule.
 SUBMODULE_REGISTRATIONS = ("add_module", "register_module")
 FILLING_METHODS = {"add_module": 2, "register_module": 2, "append": 1, "extend": 1, "update": 1}
+# The other methods of Python's list and dict that change the container in place: after
+# one, what a known list held at each index is known only for ``insert`` at a literal
+# index, ``clear`` and ``reverse`` (``outs.insert(0, det)`` shifts every item by one).
+CONTAINER_MUTATORS = frozenset({"insert", "pop", "remove", "reverse", "sort", "clear", "popitem", "setdefault"})
