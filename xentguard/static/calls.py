@@ -328,8 +328,10 @@ class Calls:
             spelled = file.short(node.func)
             return LossFn(loss, spelled, self.checks.origin(spelled, node, file), log_target=log_target_set(node),
                           arguments=api.LOSS_CALL_ARGUMENTS.get(name, TORCH_LOSS_ARGUMENTS))
+        if name in api.ORDERED_DICTS:
+            return _ordered_dict(node, args)
         if name in api.SEQUENTIAL:
-            layers = _spread(node, args)
+            layers = _named_layers(node, args) or _spread(node, args)
             if layers is None or node.keywords:
                 return UNKNOWN
             return Sequential(layers, self.checks.origin(file.short(node.func), node.func, file))
@@ -555,6 +557,33 @@ def _left(result: Value, entries: set[Entry]) -> Value:
     if entries and isinstance(result, Tensor) and result.entry in entries:
         return result.own()
     return result
+
+
+def _ordered_dict(node: ast.Call, args: tuple[Value, ...]) -> Value:
+    """``OrderedDict([("a", x), ("b", y)])`` (or of no argument): its items in that order,
+    when every key is a literal string."""
+    if node.keywords or len(args) > 1:
+        return UNKNOWN
+    if not args:
+        return Mapping(())
+    pairs = args[0]
+    if not (isinstance(pairs, Mapping) and pairs.sequence):
+        return UNKNOWN
+    items: dict[object, Value] = {}
+    for pair in pairs.values():
+        if not (isinstance(pair, TupleOf) and len(pair.items) == 2 and isinstance(pair.items[0], Const)
+                and isinstance(pair.items[0].value, str)):
+            return UNKNOWN
+        items[pair.items[0].value] = pair.items[1]  # a repeated key keeps its first place
+    return Mapping(tuple(items.items()))
+
+
+def _named_layers(node: ast.Call, args: tuple[Value, ...]) -> tuple[Value, ...] | None:
+    """``nn.Sequential(OrderedDict(...))``: the named layers, in order."""
+    if len(args) == 1 and not any(isinstance(a, ast.Starred) for a in node.args) and isinstance(
+            args[0], Mapping) and not args[0].sequence and args[0].items:
+        return tuple(args[0].values())
+    return None
 
 
 def _spread(node: ast.Call, args: tuple[Value, ...]) -> tuple[Value, ...] | None:

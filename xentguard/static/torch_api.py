@@ -101,6 +101,9 @@ LOSS_CALL_ARGUMENTS: dict[str, tuple[tuple[int | None, str], tuple[int | None, s
 }
 
 SEQUENTIAL = frozenset({"torch.nn.Sequential"})
+# What nn.Sequential also takes, a single argument of named layers in order:
+# ``nn.Sequential(OrderedDict([("fc", nn.Linear(84, 10)), ("out", nn.LogSoftmax(-1))]))``.
+ORDERED_DICTS = frozenset({"collections.OrderedDict"})
 # Containers of modules, indexed like a list / a dict.
 MODULE_LIST = frozenset({"torch.nn.ModuleList"})
 MODULE_DICT = frozenset({"torch.nn.ModuleDict"})
