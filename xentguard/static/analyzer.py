@@ -534,16 +534,14 @@ class Analyzer(Expressions, Calls, RegistryReads):
         """A loop over a short literal (see loops): the body once per element, in order;
         a named list filled through the loop variable is filled."""
         stmt = loop.stmt
-        columns = [self.ev(column, frame) for column in loop.columns]
-        values = [c.items if isinstance(c, TupleOf) else tuple(c.values()) if isinstance(c, Mapping) else ()
-                  for c in columns]
+        values = [[self.ev(element, frame) for element in column.elts] for column in loop.columns]
         saved = frame.scope.branch()
         body_frame = subframe(frame, frame.scope, frame.eval_only)
-        for row in range(min(len(v) for v in values)):
+        for row, named_here in enumerate(loop.aliases()):
             element = values[0][row] if loop.how == "items" else TupleOf(tuple(v[row] for v in values)) if (
                 loop.how == "zip") else TupleOf((UNKNOWN, values[0][row]))
             self.assign(stmt.target, element, body_frame, None, stmt)
-            aliases = [(variable, named, frame.scope.value(variable)) for variable, named in loop.aliases(row)]
+            aliases = [(variable, named, frame.scope.value(variable)) for variable, named in named_here]
             self.walk_body(stmt.body, body_frame)
             for variable, named, before in aliases:
                 after = frame.scope.value(variable)

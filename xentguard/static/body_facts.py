@@ -20,7 +20,7 @@ from typing import Union
 
 from xentguard.static import torch_api as api
 from xentguard.static.kinds import TRUTHY
-from xentguard.static.walk import SPLIT_FIELDS, child_nodes, split_fields, walk
+from xentguard.static.walk import SPLIT_FIELDS, attribute_root, child_nodes, split_fields, walk
 
 FunctionNode = Union[ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda]
 _DEFINITIONS = frozenset({ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef})
@@ -358,10 +358,7 @@ def tested_subject(test: ast.expr) -> tuple[ast.expr, ast.expr, object, bool] | 
             return None
         subject, key = test.left, constant.value
         holds = holds == isinstance(test.ops[0], ast.Eq)
-    root = subject
-    while isinstance(root, ast.Attribute):
-        root = root.value
-    return subject, root, key, holds
+    return subject, attribute_root(subject), key, holds
 
 
 def _tested_names(test: ast.expr) -> list[ast.Name]:

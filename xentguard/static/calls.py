@@ -141,7 +141,7 @@ class Calls:
             return map_cases(receiver, lambda key, member: self.method_call(
                 member, method, node, args, in_case(frame, receiver, key)))
         if isinstance(receiver, (LossFn, Layer, Sequential, Instance)):
-            if method in ("forward", "__call__"):
+            if method in api.INSTANCE_CALL_METHODS:
                 kwargs = tuple((k.arg, self.ev(k.value, frame)) for k in node.keywords if k.arg)
                 return self.call(receiver, node, args, kwargs, frame)
             if method in api.SELF_RETURNING_METHODS:

@@ -36,7 +36,7 @@ from xentguard.static.kinds import (
 from xentguard.static.scopes import Scope
 from xentguard.static.source import SourceFile
 from xentguard.static.syntax import Frame, argument, claims_cases, describe_case, log_target_set
-from xentguard.static.walk import walk
+from xentguard.static.walk import attribute_root, walk
 
 # Every finding so far, by position: (finding, its rank among those made there: see report).
 Reported = dict[tuple[str, str, int, int], tuple[Finding, tuple[bool, tuple[str, int, int], str]]]
@@ -323,7 +323,7 @@ def _calls_a_bound(func: ast.expr, resolve: Callable[[ast.expr], Value]) -> bool
         return isinstance(callee, Ref) and callee.qualname in api.EXPONENT_BOUND_FUNCTIONS
     if not isinstance(func, ast.Attribute):
         return False
-    if not _is_dotted_name(func.value):
+    if not isinstance(attribute_root(func.value), ast.Name):
         return func.attr in api.EXPONENT_BOUNDS
     receiver = resolve(func.value)
     if isinstance(receiver, Ref):  # a module or a torch object: what it names
@@ -332,12 +332,6 @@ def _calls_a_bound(func: ast.expr, resolve: Callable[[ast.expr], Value]) -> bool
     if isinstance(receiver, (Instance, ClassRef, FunctionRef, ModuleValue)):
         return False  # the project's own object: its method, whatever its name
     return func.attr in api.EXPONENT_BOUNDS
-
-
-def _is_dotted_name(node: ast.expr) -> bool:
-    while isinstance(node, ast.Attribute):
-        node = node.value
-    return isinstance(node, ast.Name)
 
 
 def _input_code(loss: LossFn, value: Value) -> str | None:

@@ -263,7 +263,7 @@ class Expressions:
                 found = self.class_member(base.cls, attr, instance)
                 if found is not None:
                     return found
-            elif isinstance(base, Ref) and attr in ("forward", "__call__"):
+            elif isinstance(base, Ref) and attr in api.INSTANCE_CALL_METHODS:
                 loss = api.LOSS_CLASSES.get(api.canonical(base.qualname))
                 if loss is not None:
                     spelled = f"{sup.cls.name} ({frame.file.short(base_node)})" if frame.file is sup.cls.file else (

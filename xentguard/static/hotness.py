@@ -59,7 +59,6 @@ SINK_WORDS = CONSUMING_WORDS | leaf_names(api.ACTIVATIONS, api.PRODUCER_METHODS)
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 _BLOCKS = (ast.If, ast.For, ast.AsyncFor, ast.While, ast.With, ast.AsyncWith, ast.Try,
            *(getattr(ast, name) for name in ("TryStar", "Match") if hasattr(ast, name)))
-_CALLED_AS_INSTANCE = frozenset({"forward", "__call__"})
 Definition = tuple[set[str], set[str]]  # (names defined, names mentioned)
 
 
@@ -180,7 +179,7 @@ class _Collector:
         # or when it derives from a hot name (a torch loss): not for its other methods,
         # which are hot under their own names.
         facts = body_facts(stmt)
-        defined = both({stmt.name, *((cls,) if cls is not None and stmt.name in _CALLED_AS_INSTANCE else ())})
+        defined = both({stmt.name, *((cls,) if cls is not None and stmt.name in api.INSTANCE_CALL_METHODS else ())})
         if cls is not None:
             self.methods.add(_method_of(cls, stmt.name))
             defined.add(_method_of(cls, stmt.name))

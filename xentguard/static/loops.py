@@ -37,27 +37,26 @@ class LiteralLoop:
     how: str
     columns: tuple[ast.Tuple | ast.List, ...]
 
-    @property
-    def length(self) -> int:
-        return min(len(column.elts) for column in self.columns)
-
-    def aliases(self, row: int) -> list[tuple[str, str]]:
-        """(loop variable, the name the literal holds at ``row``) for each loop variable
-        that stands for a named object in that row and is never assigned in the body."""
+    def aliases(self) -> list[list[tuple[str, str]]]:
+        """For each row: (loop variable, the name the literal holds there) for each loop
+        variable that stands for a named object and is never assigned in the body."""
+        rows = min(len(column.elts) for column in self.columns)
         target = self.stmt.target
+        variables: list[ast.expr] = []
         if self.how == "items":
-            pairs = [(target, self.columns[0].elts[row])]
-        elif not isinstance(target, (ast.Tuple, ast.List)):
-            return []
-        elif self.how == "zip" and len(target.elts) == len(self.columns):
-            pairs = [(name, column.elts[row]) for name, column in zip(target.elts, self.columns)]
-        elif self.how == "enumerate" and len(target.elts) == 2:
-            pairs = [(target.elts[1], self.columns[0].elts[row])]
-        else:
-            return []
-        assigned = _assigned_names(self.stmt.body)
-        return [(name.id, element.id) for name, element in pairs
-                if isinstance(name, ast.Name) and isinstance(element, ast.Name) and name.id not in assigned]
+            variables = [target]
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            if self.how == "zip" and len(target.elts) == len(self.columns):
+                variables = target.elts
+            elif self.how == "enumerate" and len(target.elts) == 2:
+                variables = [target.elts[1]]
+        assigned = _assigned_names(self.stmt.body) if variables else set()
+        found: list[list[tuple[str, str]]] = []
+        for row in range(rows):
+            pairs = ((name, column.elts[row]) for name, column in zip(variables, self.columns))
+            found.append([(name.id, element.id) for name, element in pairs if isinstance(name, ast.Name)
+                          and isinstance(element, ast.Name) and name.id not in assigned])
+        return found
 
 
 def literal_loop(stmt: ast.For | ast.AsyncFor, is_builtin: Callable[[str], bool]) -> LiteralLoop | None:

@@ -18,6 +18,7 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
+from xentguard.static import torch_api as api
 from xentguard.static.analyzer import Analyzer
 from xentguard.static.body_facts import body_facts
 from xentguard.static.checks import Checks
@@ -32,6 +33,7 @@ from xentguard.static.scopes import Scope
 from xentguard.static.source import SourceFile, decode_python, universal_newlines
 from xentguard.static.text_facts import TextFacts, attribute_pattern
 from xentguard.static.torch_api import is_torch
+from xentguard.static.walk import attribute_root
 
 _MARKERS = ("pyproject.toml", "setup.cfg", "setup.py", ".git")
 # Directories that hold no project code: version control, caches, environments, builds
@@ -246,9 +248,7 @@ class Project:
         if leaf is None:
             return None
         word = leaf.id if isinstance(leaf, ast.Name) else leaf.attr
-        root: ast.expr = leaf
-        while isinstance(root, ast.Attribute):
-            root = root.value
+        root = attribute_root(leaf)
         if not isinstance(root, ast.Name):
             return None
         home = self._home_of(key, tree, root.id)
@@ -899,10 +899,7 @@ def _called_without_its_name(method: str) -> bool:
     """A method a caller reaches without spelling it: ``forward`` and ``__call__`` through
     the instance call, ``__init__`` through the class, and the other special methods
     through operators and builtins. (Spelling the class is then enough: see _may_use.)"""
-    return method in _INSTANCE_CALL or (method.startswith("__") and method.endswith("__"))
-
-
-_INSTANCE_CALL = frozenset({"forward", "__call__"})
+    return method in api.INSTANCE_CALL_METHODS or (method.startswith("__") and method.endswith("__"))
 
 
 def _reaches_consuming(hot: Hotness, method: ast.AST) -> bool:

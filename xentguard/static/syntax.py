@@ -24,6 +24,7 @@ from xentguard.static.kinds import (
 )
 from xentguard.static.scopes import FunctionInfo, Scope
 from xentguard.static.source import SourceFile
+from xentguard.static.walk import attribute_root
 
 
 @dataclass
@@ -115,9 +116,7 @@ def setting_root(expr: ast.expr, frame: Frame) -> SettingRoot | None:
     """What a caller's argument is as a holder of module-level settings: a name that is not
     local to the walk, or attributes of one (``args``, ``cfg.train``), or of a parameter
     that holds settings itself; None for anything else."""
-    root = expr
-    while isinstance(root, ast.Attribute):
-        root = root.value
+    root = attribute_root(expr)
     if not isinstance(root, ast.Name):
         return None
     if frame.fn is not None and root.id in frame.fn.local_names:

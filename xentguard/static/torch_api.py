@@ -101,6 +101,8 @@ LOSS_CALL_ARGUMENTS: dict[str, tuple[tuple[int | None, str], tuple[int | None, s
 }
 
 SEQUENTIAL = frozenset({"torch.nn.Sequential"})
+# What calling an nn.Module instance runs (``model(x)``): its forward, through __call__.
+INSTANCE_CALL_METHODS = frozenset({"forward", "__call__"})
 # What nn.Sequential also takes, a single argument of named layers in order:
 # ``nn.Sequential(OrderedDict([("fc", nn.Linear(84, 10)), ("out", nn.LogSoftmax(-1))]))``.
 ORDERED_DICTS = frozenset({"collections.OrderedDict"})

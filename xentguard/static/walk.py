@@ -28,6 +28,13 @@ _LEAF_CLASSES: tuple[type, ...] = (ast.Constant, ast.Global, ast.Nonlocal, *(
 _LISTS_WITH_NONE = frozenset({(ast.Dict, "keys"), (ast.arguments, "kw_defaults")})
 
 _CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def attribute_root(node: ast.expr) -> ast.expr:
+    """The expression an attribute chain starts from: ``cfg`` of ``cfg.model.name``."""
+    while isinstance(node, ast.Attribute):
+        node = node.value
+    return node
 # Per node class: (fields holding a list of nodes only, the other fields that can hold nodes).
 SPLIT_FIELDS: dict[type, tuple[tuple[str, ...], tuple[str, ...]]] = {}  # filled by split_fields
 
