@@ -37,9 +37,6 @@ KNOWN_MISSES = {
     "095_torchfields_vote_softmin_exp_no_shift": (
         "the exponent is negated (exp(-d / t)): it cannot overflow, and whether every term underflows to 0 (0 / 0) "
         "depends on the values; a Gaussian kernel over a grid through 0 is the same expression and correct"),
-    "101_deepvision_resnet_top_softmax_compile_ce": (
-        "two things each block it: the softmax is in the `if self.include_top:` arm of a flag the constructor's "
-        "caller sets, and the loss reaches the model through a compile() method another file calls"),
     "104_lanfactory_cpn_eval_log_one_plus_exp": (
         "log(sigmoid) written out as -log(1 + exp(-z)): no sigmoid is called, and no rule reads that expression"),
     "105_dkt_lastquery_sigmoid_activation_bce_logits": (

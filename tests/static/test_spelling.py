@@ -36,9 +36,15 @@ _API_ATTRIBUTES = {
 
 def _protected(trees: list[ast.Module]) -> set[str]:
     names = set(dir(builtins)) | set(keyword.kwlist) | _API_ATTRIBUTES | {"self", "cls", "super"}
-    for table in (api.PRODUCER_FUNCTIONS, api.PRODUCER_LAYERS, api.LOSS_FUNCTIONS, api.LOSS_CLASSES, api.TRAINERS):
+    for table in (api.PRODUCER_FUNCTIONS, api.PRODUCER_LAYERS, api.LOSS_FUNCTIONS, api.LOSS_CLASSES, api.TRAINERS,
+                  api.HOOK_RUNNERS):
         for qualname in table:
             names.update(qualname.split("."))
+    # What a library's runner calls on the model, by name (Lightning's ``training_step``).
+    for runs in api.HOOK_RUNNERS.values():
+        for method, run in runs.items():
+            names.add(method)
+            names.update(run.hooks)
     for tree in trees:
         for node in ast.walk(tree):
             if isinstance(node, (ast.Import, ast.ImportFrom)):

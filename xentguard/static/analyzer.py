@@ -19,7 +19,14 @@ from xentguard.static.body_facts import ATTRIBUTE_PREFIX
 from xentguard.static.calls import Calls
 from xentguard.static.checks import Checks
 from xentguard.static.expressions import Expressions
-from xentguard.static.flags import StoredElsewhere, carries_a_kind, flags_hold, kinds_shown, without_flags
+from xentguard.static.flags import (
+    StoredElsewhere,
+    carries_a_kind,
+    flag_parameters,
+    flags_hold,
+    kinds_shown,
+    without_flags,
+)
 from xentguard.static.hotness import Hotness, hotness
 from xentguard.static.kinds import (
     UNBOUND,
@@ -152,14 +159,26 @@ class Analyzer(Expressions, Calls, RegistryReads):
         known = self._literal_parameters.get(fn)
         if known is not None:
             return known
-        tested = fn.facts.tested_parameters
+        tested = fn.facts.tested_parameters | fn.facts.keyed_parameters
         self._literal_parameters[fn] = tested  # a cycle of calls reads what is known so far
         found = set(tested)
         for param, callee_name, at in fn.facts.forwarded:
             if param in found:
                 continue
+            if callee_name in fn.facts.local_names:
+                # ``model_class = BACKENDS.get(backend)``, then ``model_class(include_top=...)``.
+                if any(self._constructor_flag_parameter(cls, at) for cls in self._classes_read(fn, callee_name)):
+                    found.add(param)
+                continue
             binding = fn.closure.lookup(callee_name)
             callee = binding.value if binding is not None else None
+            if isinstance(callee, LazyImport):
+                callee = self.resolve_lazy(callee)
+            if isinstance(callee, ClassRef):
+                # ``return Net(include_top=include_top)``: the literal may be a construction flag.
+                if self._constructor_flag_parameter(callee.cls, at):
+                    found.add(param)
+                continue
             if not isinstance(callee, FunctionRef) or callee.bound_self is not None:
                 continue
             params = callee.fn.params
@@ -168,6 +187,45 @@ class Analyzer(Expressions, Calls, RegistryReads):
                 found.add(param)
         result = self._literal_parameters[fn] = frozenset(found)
         return result
+
+    def _classes_read(self, fn: FunctionInfo, name: str) -> list[ClassInfo]:
+        """The classes a local of ``fn`` may hold when every assignment to it reads an entry of
+        a container of its scope by a key (``model_class = BACKENDS.get(backend)``, or
+        ``BACKENDS[backend]``): the container's classes."""
+        containers: set[str] = set()
+        for node in walk(fn.node):
+            if not isinstance(node, ast.Assign) or not any(isinstance(t, ast.Name) and t.id == name
+                                                            for t in node.targets):
+                continue
+            value = node.value
+            if isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and value.func.attr == "get":
+                value = value.func.value
+            elif isinstance(value, ast.Subscript):
+                value = value.value
+            if not isinstance(value, ast.Name):
+                return []
+            containers.add(value.id)
+        classes: list[ClassInfo] = []
+        for container in sorted(containers):
+            binding = fn.closure.lookup(container)
+            held = binding.value if binding is not None else None
+            if isinstance(held, Mapping):
+                for item in held.values():
+                    if isinstance(item, LazyImport):
+                        item = self.resolve_lazy(item)
+                    if isinstance(item, ClassRef):
+                        classes.append(item.cls)
+        return classes
+
+    def _constructor_flag_parameter(self, cls: ClassInfo, at: int | str) -> bool:
+        """Whether the argument at ``at`` (a position after ``self``, or a keyword) of a
+        construction of ``cls`` lands on a parameter a literal makes a flag of (flags)."""
+        init = self.class_member(cls, "__init__", None)
+        if not isinstance(init, FunctionRef):
+            return False
+        params = init.fn.params
+        name = at if isinstance(at, str) else params[at + 1].arg if at + 1 < len(params) else None
+        return name is not None and name in flag_parameters(cls, init.fn).values()
 
     def worth_walking(self, fn: FunctionInfo) -> bool:
         """Whether a walk with unknown arguments can find anything: the function makes a

@@ -26,7 +26,7 @@ FunctionNode = Union[ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda]
 _DEFINITIONS = frozenset({ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef})
 # The node classes the pass below looks at, besides names; any other only holds nodes.
 _SPECIAL = frozenset({ast.Attribute, ast.Call, ast.Assign, ast.AnnAssign, ast.If, ast.IfExp, ast.While, ast.Lambda,
-                      ast.Import, ast.ImportFrom, ast.Global, ast.Nonlocal, *_DEFINITIONS})
+                      ast.Subscript, ast.Import, ast.ImportFrom, ast.Global, ast.Nonlocal, *_DEFINITIONS})
 # Attributes and variables are two namespaces for the walking gate: ``self.self = ...``
 # (an attribute named ``self``) must not make every method mentioning ``self`` hot.
 ATTRIBUTE_PREFIX = "."
@@ -75,6 +75,10 @@ class BodyFacts:
     # and the argument's position or keyword (``get_loss(task, out)``: ("task", "get_loss",
     # 0)): a literal for one matters where the callee tests it (Analyzer.literal_parameters).
     forwarded: tuple[tuple[str, str, int | str], ...] = ()
+    # Parameters used as the key of a read of a container the function did not get from its
+    # caller (``BACKENDS[backend]``, ``MODELS.get(name)``): a literal selects the entry, as
+    # a tested parameter selects a branch.
+    keyed_parameters: frozenset[str] = frozenset()
 
     def reachable_names(self) -> frozenset[str]:
         """What the function mentions, with ``.__init__`` and ``super().m`` taken as any
@@ -133,6 +137,7 @@ def _compute(function: FunctionNode) -> BodyFacts:
     forwarded: list[tuple[str, str, int | str]] = []
     setting_roots: set[str] = set()
     first_tested: set[str] = set()
+    keyed: set[str] = set()
 
     # Nodes of this function's own scope first, then those of nested scopes (lambdas,
     # nested functions and classes: they bind nothing here). Children are pushed inline
@@ -192,6 +197,15 @@ def _compute(function: FunctionNode) -> BodyFacts:
                             passes_to.add(func.id)
                     if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == first:
                         calls_on_first.add(func.attr)
+                    if (local and isinstance(func, ast.Attribute) and func.attr == "get" and node.args
+                            and type(node.args[0]) is ast.Name and node.args[0].id in all_parameters
+                            and type(func.value) is ast.Name and func.value.id not in all_parameters):
+                        keyed.add(node.args[0].id)
+                elif kind is ast.Subscript:
+                    assert isinstance(node, ast.Subscript)
+                    if (local and type(node.slice) is ast.Name and node.slice.id in all_parameters
+                            and type(node.value) is ast.Name and node.value.id not in all_parameters):
+                        keyed.add(node.slice.id)
                 elif kind is ast.Assign or kind is ast.AnnAssign:
                     assert isinstance(node, (ast.Assign, ast.AnnAssign))
                     targets = node.targets if isinstance(node, ast.Assign) else [node.target]
@@ -254,7 +268,8 @@ def _compute(function: FunctionNode) -> BodyFacts:
                      frozenset(super_methods), tuple(attribute_stores), frozenset(trainer_imports),
                      frozenset(calls_on_first), frozenset(from_parameters), frozenset(otherwise),
                      frozenset(passes_to), setting_parameters, frozenset(first_tested),
-                     tuple((p, callee, at) for p, callee, at in forwarded if p not in stored))
+                     tuple((p, callee, at) for p, callee, at in forwarded if p not in stored),
+                     frozenset(keyed - stored - declared_elsewhere))
 
 
 def _attributes_of(name: str, test: ast.expr) -> list[str]:

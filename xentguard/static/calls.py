@@ -21,6 +21,7 @@ from xentguard.static.kinds import (
     ExpOf,
     Fresh,
     FunctionRef,
+    HookRunner,
     Instance,
     Kind,
     Layer,
@@ -103,6 +104,9 @@ class Calls:
         for k in node.keywords:
             if k.arg is None:
                 self.ev(k.value, frame)
+        if isinstance(callee, Unknown) and isinstance(receiver, HookRunner) and isinstance(func, ast.Attribute):
+            self.run_hooks(receiver, func.attr, node, args, kwargs, frame)
+            return UNKNOWN
         if isinstance(callee, Unknown) and receiver is not None and isinstance(func, ast.Attribute):
             result = self.method_call(receiver, func.attr, node, args, frame)
             if isinstance(receiver, Mapping) and func.attr in api.CONTAINER_MUTATORS:
@@ -156,7 +160,8 @@ class Calls:
                 if registered is not None:
                     return registered
             if method == "get" and node.args:
-                key = literal(node.args[0])
+                # A parameter holding a caller's literal is that key (``BACKENDS.get(backend)``).
+                key = args[0].value if isinstance(args[0], Const) else literal(node.args[0])
                 return receiver.get(key) if key is not NO_LITERAL else UNKNOWN
             if method == "values" and not receiver.sequence:
                 return Mapping(tuple(enumerate(receiver.values())), sequence=True)
@@ -341,6 +346,8 @@ class Calls:
         if name in api.MODULE_DICT:
             first = args[0] if args else UNKNOWN
             return first if isinstance(first, Mapping) and not first.sequence else UNKNOWN
+        if name in api.HOOK_RUNNERS:
+            return HookRunner(name)
         trainer = api.TRAINERS.get(name)
         if trainer is not None:
             self.trainer_call(trainer, node, args, kwargs, frame)
@@ -457,6 +464,22 @@ class Calls:
         called = frame.file.short(node.func)
         display = f"{loss.spelled} (called by {called} with the output of {frame.file.short(model_node)})"
         self.checks.loss_input(loss, output, model_node, node, display, frame)
+
+    def run_hooks(self, runner: HookRunner, method: str, node: ast.Call, args: tuple[Value, ...],
+                  kwargs: tuple[tuple[str, Value], ...], frame: Frame) -> None:
+        """``trainer.fit(model)``: the library calls the model's hooks (``training_step``)
+        with batches of its own, so each hook the model's class has is walked for this
+        model, as a call with unknown arguments (see torch_api.HOOK_RUNNERS)."""
+        run = api.HOOK_RUNNERS[runner.qualname].get(method)
+        if run is None:
+            return
+        _, model = argument(node, args, kwargs, *run.model)
+        if not isinstance(model, (Instance, OneOf, Cases)):
+            return
+        for hook in run.hooks:
+            step = self.attribute(model, hook, frame, None)
+            if isinstance(step, (FunctionRef, OneOf, Cases)):
+                self.call(step, node, (UNKNOWN, UNKNOWN), (), frame, discarded=True)
 
     def sequential_output(self, seq: Sequential, args: tuple[Value, ...], node: ast.Call, frame: Frame) -> Value:
         value: Value = args[0] if args else UNKNOWN

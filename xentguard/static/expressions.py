@@ -182,21 +182,23 @@ class Expressions:
 
     def subscript(self, node: ast.Subscript, frame: Frame) -> Value:
         base = self.ev(node.value, frame)
-        self.ev(node.slice, frame)
+        index = self.ev(node.slice, frame)
         if (isinstance(base, Mapping) and not base.items and not base.sequence and isinstance(node.ctx, ast.Load)
                 and isinstance(node.value, (ast.Name, ast.Attribute))):
             # An empty dict read: a registry, filled by decorators (``MODELS[cfg["type"]]``)?
             registered = self.registry_read(node.value, frame)
             if registered is not None:
                 return registered
+        # A parameter holding a caller's literal is that key (``BACKENDS[backend]``).
+        key = index.value if isinstance(index, Const) else literal(node.slice)
         if isinstance(base, Cases):
-            return map_cases(base, lambda _, member: self.item(member, node))
-        return self.item(base, node)
+            return map_cases(base, lambda _, member: self.item(member, key))
+        return self.item(base, key)
 
-    def item(self, base: Value, node: ast.Subscript) -> Value:
+    def item(self, base: Value, key: object) -> Value:
+        """The item of ``base`` at ``key`` (a literal, or NO_LITERAL: decided at run time)."""
         if isinstance(base, ExpOf):
             return base  # the sums of exp at each index: ``denom.scatter_add_(...)[index]``
-        key = literal(node.slice)
         if isinstance(base, TupleOf) and isinstance(key, int) and -len(base.items) <= key < len(base.items):
             return base.items[key]
         if isinstance(base, Mapping):

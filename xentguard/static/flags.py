@@ -28,12 +28,13 @@ import ast
 import os
 import weakref
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from xentguard.static import torch_api as api
 from xentguard.static.body_facts import ATTRIBUTE_PREFIX, body_facts
 from xentguard.static.kinds import (
     Cases,
-        Const,
+    Const,
     Fresh,
     Instance,
     Kind,
@@ -66,12 +67,7 @@ def construction_flags(cls: ClassInfo, init: FunctionInfo, node: ast.Call, args:
     decide what a walk finds (elsewhere_check)."""
     if any(isinstance(a, ast.Starred) for a in node.args) or any(k.arg is None for k in node.keywords):
         return ()
-    tested = tested_attributes(cls)
-    if not tested:
-        return ()
-    # ``training`` is torch's own: ``model.train()`` / ``.eval()`` store it.
-    candidates = {attr: param for attr, param in parameter_stores(init).items()
-                  if attr in tested and attr not in api.MODULE_OWN_ATTRIBUTES}
+    candidates = flag_parameters(cls, init)
     if not candidates:
         return ()
     parameters = [p.arg for p in init.params][1:]  # after self
@@ -80,12 +76,21 @@ def construction_flags(cls: ClassInfo, init: FunctionInfo, node: ast.Call, args:
     flags: list[tuple[str, Const]] = []
     for attr, param in sorted(candidates.items()):
         value = passed.get(param)
-        if not isinstance(value, Const) or value.value is None:
-            continue
-        if _stores_in_class(cls).get(attr, 0) != 1:
-            continue
-        flags.append((attr, value))
+        if isinstance(value, Const) and value.value is not None:
+            flags.append((attr, value))
     return tuple(flags)
+
+
+def flag_parameters(cls: ClassInfo, init: FunctionInfo) -> dict[str, str]:
+    """The parameters of ``init`` whose literal a construction of ``cls`` makes a flag,
+    by the attribute that stores it: stored once in the class, unchanged, and tested by its
+    methods (a caller's literal for one of them matters: Analyzer.literal_parameters)."""
+    tested = tested_attributes(cls)
+    if not tested:
+        return {}
+    # ``training`` is torch's own: ``model.train()`` / ``.eval()`` store it.
+    return {attr: param for attr, param in parameter_stores(init).items()
+            if attr in tested and attr not in api.MODULE_OWN_ATTRIBUTES and _stores_in_class(cls).get(attr, 0) == 1}
 
 
 def elsewhere_check(cls: ClassInfo, init: FunctionInfo,
@@ -276,16 +281,34 @@ def construction_flag_tested(cls: ast.ClassDef) -> bool:
     """Whether a method of the class tests an attribute its ``__init__`` stores from a
     parameter: what the class's methods find then depends on the literal a constructor
     call in another file passes (see project.receivers)."""
+    return declared_flags(cls) is not None
+
+
+@dataclass(frozen=True)
+class FlagParameters:
+    """The parameters of a class's ``__init__`` after ``self``, in order (keyword-only ones
+    after), and those a construction's literal makes a flag of."""
+
+    positional: tuple[str, ...]
+    flags: frozenset[str]
+
+
+def declared_flags(cls: ast.ClassDef) -> FlagParameters | None:
+    """The parameters of ``cls``'s own ``__init__`` that it stores on an attribute a method
+    of the class tests (a literal for one is a flag); None when there are none."""
     methods = [m for m in cls.body if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef))]
     init = next((m for m in methods if m.name == "__init__"), None)
     if init is None:
-        return False
+        return None
     tested = frozenset(attr for m in methods for attr in body_facts(m).first_attributes_tested)
     if not tested:
-        return False
+        return None
     arguments = init.args
-    positional = [a.arg for a in (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs)]
-    return bool(stored_parameters(init, positional, tested))
+    positional = [a.arg for a in (*arguments.posonlyargs, *arguments.args)]
+    flags = frozenset(stored_parameters(init, [*positional, *(a.arg for a in arguments.kwonlyargs)], tested).values())
+    if not flags:
+        return None
+    return FlagParameters(tuple(positional[1:]), flags)
 
 
 def tested_attributes(cls: ClassInfo) -> frozenset[str]:

@@ -266,6 +266,14 @@ class LossFn(Value):
 
 
 @dataclass(frozen=True)
+class HookRunner(Value):
+    """An instance of a library class that calls a model's own methods (a Lightning
+    ``Trainer``): ``qualname`` is its class's key in ``torch_api.HOOK_RUNNERS``."""
+
+    qualname: str
+
+
+@dataclass(frozen=True)
 class Layer(Value):
     """An activation or layer module instance: called, it produces or preserves a kind."""
 

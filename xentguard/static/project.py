@@ -22,12 +22,19 @@ from xentguard.static import torch_api as api
 from xentguard.static.analyzer import Analyzer
 from xentguard.static.body_facts import body_facts
 from xentguard.static.checks import Checks
+from xentguard.static.factories import factories
 from xentguard.static.findings import Finding
-from xentguard.static.flags import construction_flag_tested, may_store_on, store_receivers
+from xentguard.static.flags import (
+    FlagParameters,
+    construction_flag_tested,
+    declared_flags,
+    may_store_on,
+    store_receivers,
+)
 from xentguard.static.heap import freeze_long_lived, parse_long_lived, release_frozen
 from xentguard.static.hotness import Hotness, base_leaves, class_attributes, hotness, top_level_classes
 from xentguard.static.kinds import Deferred, ModuleValue, Value
-from xentguard.static.prefilter import import_statement_texts, might_have_findings
+from xentguard.static.prefilter import import_statement_matches, import_statement_texts, might_have_findings
 from xentguard.static.registries import Container, decorator_leaf, module_registries, only_read_in
 from xentguard.static.scopes import Scope
 from xentguard.static.source import SourceFile, decode_python, universal_newlines
@@ -44,6 +51,7 @@ SKIP_DIRS = frozenset({
     "site-packages", "dist-packages",
 })
 _MAX_PROJECT_FILES = 20_000
+_MAX_REEXPORT_DEPTH = 4  # package __init__ files between a factory and its caller: see Project._factory_callers
 # A line that starts a top-level statement (or a line of one at column 0): what a
 # module's text is cut at to parse only the statements that mention an attribute.
 _TOP_LEVEL_LINE = re.compile(r"^(?=[^\s#)\]}])", re.MULTILINE)
@@ -207,9 +215,66 @@ class Project:
         registered = self._registered.get(key)
         if registered is None:
             registered = self._registered[key] = self._registered_definitions(key, tree)
-        return [other for other in self.relevant_importers(key)
-                if any(self._may_use(self.text_facts(other), name, attributes, registered.get(name))
-                       for name, attributes in found.items())]
+        direct = [other for other in self.relevant_importers(key)
+                  if any(self._may_use(self.text_facts(other), name, attributes, registered.get(name))
+                         for name, attributes in found.items())]
+        return [*direct, *(other for other in self._factory_callers(key, tree, found) if other not in direct)]
+
+    def _factory_callers(self, key: str, tree: ast.Module, receiving: dict[str, frozenset[str]]) -> list[str]:
+        """The files that may call a factory of this module's flagged classes among its
+        receivers (see factories): those importing a module that defines one and spelling its name, through
+        package ``__init__`` files re-exporting it (``deepvision.models.ResNet18V2`` spells
+        no import of the name), to a bounded depth. Only files that can pass a loss or a kind
+        are walked (see relevant_importers); a file defining a factory is read only when its
+        text spells a class outside its imports and defines a module-level function."""
+        classes: dict[str, FlagParameters] = {}
+        for top in tree.body:
+            if isinstance(top, ast.ClassDef) and top.name in receiving:
+                flagged = declared_flags(top)
+                if flagged is not None:
+                    classes[top.name] = flagged
+        if not classes:
+            return []
+        found: list[str] = []
+        seen = {key}
+        frontier: list[tuple[str, set[str]]] = []
+        for importer in self._importers(key):
+            text = self._text(importer)
+            used = {name for name in classes if _used_outside_imports(text, name)}
+            if not used:
+                continue
+            seen.add(importer)
+            names: set[str] = set()
+            if _TOP_LEVEL_DEF.search(text):
+                file = self._files.get(importer) or self._load(importer)
+                if file is not None and not file.imports_only:
+                    self._files.setdefault(importer, file)
+                    names = factories(file.tree, {name: classes[name] for name in used})
+            if names:
+                frontier.append((importer, names))
+        for _ in range(_MAX_REEXPORT_DEPTH):
+            following: list[tuple[str, set[str]]] = []
+            for module, names in frontier:
+                for other in self._importers(module):
+                    if other in seen:
+                        continue
+                    package = os.path.basename(other) == "__init__.py"
+                    spelled = names if package else {name for name in names if self.text_facts(other).spells(name)}
+                    if not spelled:
+                        continue
+                    seen.add(other)
+                    if self._triggers(other) or self._relevant_file(other):
+                        found.append(other)
+                    if package:
+                        following.append((other, spelled))
+            if not following:
+                break
+            frontier = following
+        return found
+
+    def _importers(self, key: str) -> list[str]:
+        """Project files whose import lines name this module (its stem)."""
+        return [other for other in self._importer_index().get(_stem(key), ()) if other != key]
 
     @staticmethod
     def _may_use(importer: TextFacts, name: str, attributes: frozenset[str], registry: str | None = None) -> bool:
@@ -765,6 +830,7 @@ def _imported_words(statement: str) -> frozenset[str] | None:
     return frozenset(w[0] for w in words if w and not w[0].startswith("#"))
 
 
+_TOP_LEVEL_DEF = re.compile(r"^(?:async[ \t]+)?def[ \t]", re.MULTILINE)
 _DEFINES = re.compile(r"^[ \t]*(?:async[ \t]+def|def|class)[ \t]", re.MULTILINE)
 
 
@@ -879,6 +945,25 @@ def receivers(tree: ast.Module, consuming: Hotness | None = None) -> dict[str, f
                 found[name] = frozenset()
                 changed = True
     return found
+
+
+def _used_outside_imports(text: str, name: str) -> bool:
+    """Whether ``name`` is spelled, as a whole word, outside the import statements."""
+    spans: list[tuple[int, int]] | None = None
+    at = text.find(name)
+    while at != -1:
+        end = at + len(name)
+        if (at == 0 or not _word_character(text[at - 1])) and (end == len(text) or not _word_character(text[end])):
+            if spans is None:
+                spans = [match.span() for match in import_statement_matches(text)]
+            if not any(start <= at < stop for start, stop in spans):
+                return True
+        at = text.find(name, end)
+    return False
+
+
+def _word_character(character: str) -> bool:
+    return character.isalnum() or character == "_"
 
 
 def _parameter_calling_methods(methods: list[ast.FunctionDef | ast.AsyncFunctionDef]) -> set[str]:

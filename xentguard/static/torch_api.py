@@ -337,6 +337,35 @@ TRAINERS: dict[str, Trainer] = {
         ("DeepCoral", 3), ("DAN", 4), ("DANN", 5), ("CDAN", 7), ("SourceOnly", 2), ("TargetOnly", 2))},
 }
 
+
+@dataclass(frozen=True)
+class HookRun:
+    """What one method of a library object runs of the model it is given: Lightning's
+    ``trainer.fit(model)`` calls ``model.training_step`` and ``model.validation_step``
+    (the model's own methods, so their losses are the user's code: walked for that model,
+    with what its construction and its setters stored)."""
+
+    model: tuple[int | None, str]  # (position, keyword) of the model argument
+    hooks: tuple[str, ...]
+
+
+# Lightning's Trainer (pytorch_lightning/trainer/trainer.py: fit, validate, test and predict
+# take the LightningModule first, as ``model``; fit runs the validation loop too).
+_LIGHTNING_TRAINER = {
+    "fit": HookRun(model=(0, "model"), hooks=("training_step", "validation_step")),
+    "validate": HookRun(model=(0, "model"), hooks=("validation_step",)),
+    "test": HookRun(model=(0, "model"), hooks=("test_step",)),
+    "predict": HookRun(model=(0, "model"), hooks=("predict_step",)),
+}
+
+# Library classes whose instances run a model's hooks, by qualified name: method -> run.
+HOOK_RUNNERS: dict[str, dict[str, HookRun]] = {
+    qualname: _LIGHTNING_TRAINER for qualname in (
+        "pytorch_lightning.Trainer", "pytorch_lightning.trainer.Trainer", "pytorch_lightning.trainer.trainer.Trainer",
+        "lightning.Trainer", "lightning.pytorch.Trainer", "lightning.pytorch.trainer.Trainer",
+        "lightning.pytorch.trainer.trainer.Trainer")
+}
+
 _NAMED_TABLES: tuple[Collection[str], ...] = (
     PRODUCER_FUNCTIONS, PRODUCER_LAYERS, PRESERVING_LAYERS, LOSS_FUNCTIONS, LOSS_CLASSES, SEQUENTIAL, MODULE_LIST,
     MODULE_DICT, LOG_FUNCTIONS, EXP_FUNCTIONS, SUM_FUNCTIONS, TENSOR_FUNCTIONS, CONCATENATIONS, FILL_FUNCTIONS,
