@@ -32,8 +32,6 @@ KNOWN_MISSES = {
     "087_pretrainedmodels_nasnet_mobile_softmax_logits_eval": (
         "the model class is read from the package's namespace by a command-line key (zoo.__dict__[args.arch]): any "
         "of its models, and some return logits"),
-    "089_simpleview_pointnet_log_softmax_dict_cls_trans": (
-        "the model is chosen by if/elif on a configuration value, and one of the two returns logits: no claim"),
     "095_torchfields_vote_softmin_exp_no_shift": (
         "the exponent is negated (exp(-d / t)): it cannot overflow, and whether every term underflows to 0 (0 / 0) "
         "depends on the values; a Gaussian kernel over a grid through 0 is the same expression and correct"),

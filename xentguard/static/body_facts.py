@@ -187,11 +187,13 @@ def _compute(function: FunctionNode) -> BodyFacts:
                             calls_parameters = True
                         elif local:
                             for i, a in enumerate(node.args):
-                                if type(a) is ast.Name and a.id in all_parameters:
-                                    forwarded.append((a.id, func.id, i))
+                                handed = _handed_parameter(a)
+                                if handed is not None and handed in all_parameters:
+                                    forwarded.append((handed, func.id, i))
                             for k in node.keywords:
-                                if k.arg is not None and type(k.value) is ast.Name and k.value.id in all_parameters:
-                                    forwarded.append((k.value.id, func.id, k.arg))
+                                handed = _handed_parameter(k.value)
+                                if k.arg is not None and handed is not None and handed in all_parameters:
+                                    forwarded.append((handed, func.id, k.arg))
                         if any(type(a) is ast.Name and a.id in callable_params for a in node.args) or any(
                                 type(k.value) is ast.Name and k.value.id in callable_params for k in node.keywords):
                             passes_to.add(func.id)
@@ -377,17 +379,45 @@ def tested_subject(test: ast.expr) -> tuple[ast.expr, ast.expr, object, bool] | 
 
 
 def _tested_names(test: ast.expr) -> list[ast.Name]:
-    """Names a branch test decides on: ``p``, ``not p``, ``p == "train"``, ``p is None``, and
-    ``and`` / ``or`` of those."""
+    """Names a branch test decides on: ``p``, ``not p``, ``p == "train"``, ``p is None``, an
+    item of one read by a literal key (``cfg["MODEL_NAME"] == "mv"``: a caller's literal
+    dict decides it too), and ``and`` / ``or`` of those."""
     if isinstance(test, ast.Name):
         return [test]
+    if isinstance(test, ast.Subscript):
+        item_of = literal_item_of(test)
+        return [item_of] if item_of is not None else []
     if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
         return _tested_names(test.operand)
     if isinstance(test, ast.BoolOp):
         return [name for value in test.values for name in _tested_names(value)]
-    if isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.left, ast.Name):
-        return [test.left]
+    if isinstance(test, ast.Compare) and len(test.ops) == 1:
+        if isinstance(test.left, ast.Name):
+            return [test.left]
+        if isinstance(test.left, ast.Subscript):
+            item_of = literal_item_of(test.left)
+            return [item_of] if item_of is not None else []
     return []
+
+
+def literal_item_of(node: ast.Subscript) -> ast.Name | None:
+    """``cfg`` of ``cfg["TASK"]`` (or ``cfg[0]``): a name's item read by a literal key."""
+    key = node.slice
+    if isinstance(node.value, ast.Name) and isinstance(key, ast.Constant) and isinstance(key.value, (str, int)) and (
+            not isinstance(key.value, bool)):
+        return node.value
+    return None
+
+
+def _handed_parameter(argument: ast.expr) -> str | None:
+    """The name an argument hands on as it is, or an item of by a literal key
+    (``train(cfg["TASK"], ...)``: a caller's literal dict holds the literal it passes)."""
+    if type(argument) is ast.Name:
+        return argument.id
+    if type(argument) is ast.Subscript:
+        item_of = literal_item_of(argument)
+        return item_of.id if item_of is not None else None
+    return None
 
 
 __all__ = ["ATTRIBUTE_PREFIX", "BodyFacts", "FunctionNode", "attribute_name", "body_facts", "callable_parameters",

@@ -6,6 +6,7 @@ import ast
 from typing import TYPE_CHECKING
 
 from xentguard.static import torch_api as api
+from xentguard.static.configs import may_change
 from xentguard.static.flags import StoredElsewhere, construction_flags, elsewhere_check
 from xentguard.static.kinds import (
     EMPTY_TENSOR,
@@ -39,6 +40,7 @@ from xentguard.static.kinds import (
     Unknown,
     Value,
     informative,
+    is_literal_container,
     map_cases,
     map_members,
 )
@@ -107,6 +109,16 @@ class Calls:
         if isinstance(callee, Unknown) and isinstance(receiver, HookRunner) and isinstance(func, ast.Attribute):
             self.run_hooks(receiver, func.attr, node, args, kwargs, frame)
             return UNKNOWN
+        if any(isinstance(v, Mapping) for v in args) or any(isinstance(v, Mapping) for _, v in kwargs):
+            try:
+                return self._call_of(callee, receiver, node, args, kwargs, frame, discarded)
+            finally:
+                _forget_changed_configs(callee, node, args, kwargs, frame)
+        return self._call_of(callee, receiver, node, args, kwargs, frame, discarded)
+
+    def _call_of(self, callee: Value, receiver: Value | None, node: ast.Call, args: tuple[Value, ...],
+                 kwargs: tuple[tuple[str, Value], ...], frame: Frame, discarded: bool) -> Value:
+        func = node.func
         if isinstance(callee, Unknown) and receiver is not None and isinstance(func, ast.Attribute):
             result = self.method_call(receiver, func.attr, node, args, frame)
             if isinstance(receiver, Mapping) and func.attr in api.CONTAINER_MUTATORS:
@@ -297,7 +309,7 @@ class Calls:
                 entry = Entry(arg, frame.file, callee)
                 entries.add(entry)
                 return value.entered(entry)
-            if isinstance(value, Const):
+            if isinstance(value, Const) or is_literal_container(value):
                 return value if keep_literal else UNKNOWN
             return value if informative(value) else UNKNOWN
 
@@ -570,8 +582,27 @@ def _with_settings(fn: FunctionInfo, bound_self: Value | None, node: ast.Call, a
     return tuple(positional), kwargs + added
 
 
+def _forget_changed_configs(callee: Value, node: ast.Call, args: tuple[Value, ...],
+                            kwargs: tuple[tuple[str, Value], ...], frame: Frame) -> None:
+    """After a call handed a literal configuration dict by name, what it may have changed
+    is unknown (see configs)."""
+    fn = callee.fn if isinstance(callee, FunctionRef) else None
+    params: list[str] = []
+    if isinstance(callee, FunctionRef):
+        params = [p.arg for p in callee.fn.params][1 if callee.bound_self is not None else 0:]
+    handed = [(params[i] if i < len(params) else None, a) for i, (a, v) in enumerate(zip(node.args, args))
+              if isinstance(a, ast.Name) and is_literal_container(v)]
+    values = dict(kwargs)
+    handed += [(k.arg, k.value) for k in node.keywords if k.arg is not None and isinstance(k.value, ast.Name)
+               and is_literal_container(values.get(k.arg, UNKNOWN))]
+    for parameter, name in handed:
+        if fn is None or parameter is None or may_change(fn, parameter):
+            frame.scope.bind(name.id, Binding(UNKNOWN))
+
+
 def _selects_branch(args: tuple[Value, ...], kwargs: tuple[tuple[str, Value], ...]) -> bool:
-    return any(isinstance(v, Const) for v in args) or any(isinstance(v, Const) for _, v in kwargs)
+    """Whether a literal is passed: a constant, or a dict or list written out of them."""
+    return any(isinstance(v, Const) or is_literal_container(v) for v in (*args, *(v for _, v in kwargs)))
 
 
 def _left(result: Value, entries: set[Entry]) -> Value:

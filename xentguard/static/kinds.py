@@ -513,6 +513,18 @@ def join_all(values: list[Value]) -> Value:
     return result
 
 
+def is_literal_container(value: Value, depth: int = 0) -> bool:
+    """A dict or list of literals (``{"MODEL_NAME": "pointnet", "TASK": "cls", "EPOCHS":
+    n}``): a caller's configuration, whose literal items decide tests as literal arguments
+    do. Some items may be unknown; none is a tensor, a loss or a model (those are passed as
+    what they are: see informative)."""
+    if not isinstance(value, Mapping) or depth >= 3:
+        return False
+    items = [item for _, item in value.items]
+    return any(isinstance(item, Const) for item in items) and all(
+        isinstance(item, (Const, Unknown)) or is_literal_container(item, depth + 1) for item in items)
+
+
 def informative(value: Value) -> bool:
     """Arguments worth a context-specific walk of the callee: kinds, losses, models."""
     if isinstance(value, TupleOf):

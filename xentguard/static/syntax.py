@@ -8,7 +8,7 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Callable
 
-from xentguard.static.body_facts import tested_subject
+from xentguard.static.body_facts import literal_item_of, tested_subject
 from xentguard.static.flags import flag_of
 from xentguard.static.kinds import (
     OTHERWISE,
@@ -17,10 +17,12 @@ from xentguard.static.kinds import (
     Cases,
     Const,
     Instance,
+    Mapping,
     SettingFlag,
     SettingRoot,
     Value,
     cases,
+    is_literal_container,
 )
 from xentguard.static.scopes import FunctionInfo, Scope
 from xentguard.static.source import SourceFile
@@ -292,7 +294,7 @@ def branch_taken(test: ast.expr, frame: Frame) -> str | None:
 
 
 def _truth(test: ast.expr, frame: Frame, tested: frozenset[str]) -> bool | None:
-    if isinstance(test, (ast.Name, ast.Attribute)):
+    if isinstance(test, (ast.Name, ast.Attribute, ast.Subscript)):
         value = _literal_parameter(test, frame, tested)
         return None if value is _UNDECIDED else bool(value)
     if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
@@ -304,7 +306,8 @@ def _truth(test: ast.expr, frame: Frame, tested: frozenset[str]) -> bool | None:
         if decisive in truths:
             return decisive
         return None if None in truths else not decisive
-    if (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.left, (ast.Name, ast.Attribute))
+    if (isinstance(test, ast.Compare) and len(test.ops) == 1
+            and isinstance(test.left, (ast.Name, ast.Attribute, ast.Subscript))
             and isinstance(test.comparators[0], ast.Constant)):
         value = _literal_parameter(test.left, frame, tested)
         if value is _UNDECIDED:
@@ -320,9 +323,17 @@ def _truth(test: ast.expr, frame: Frame, tested: frozenset[str]) -> bool | None:
 _UNDECIDED = object()
 
 
-def _literal_parameter(name: ast.Name | ast.Attribute, frame: Frame, tested: frozenset[str]) -> object:
-    """The literal a tested parameter holds in this call, or one the instance the method
-    runs on was built with (``self.apply_softmax``: see Instance.flags)."""
+def _literal_parameter(name: ast.Name | ast.Attribute | ast.Subscript, frame: Frame, tested: frozenset[str]) -> object:
+    """The literal a tested parameter holds in this call, an item of a literal dict (or
+    list) one holds (``cfg["MODEL_NAME"]``), or one the instance the method runs on was built
+    with (``self.apply_softmax``: see Instance.flags)."""
+    if isinstance(name, ast.Subscript):
+        item_of = literal_item_of(name)
+        if item_of is None or item_of.id not in tested:
+            return _UNDECIDED
+        held = frame.scope.value(item_of.id)
+        item = held.get(literal(name.slice)) if isinstance(held, Mapping) and is_literal_container(held) else None
+        return item.value if isinstance(item, Const) else _UNDECIDED
     if isinstance(name, ast.Attribute):
         if not isinstance(name.value, ast.Name) or name.value.id != frame.self_name:
             return _UNDECIDED

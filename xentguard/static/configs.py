@@ -1,0 +1,86 @@
+"""Literal configuration dicts handed to functions: whether a call may change one.
+
+A dict written out of literals (``cfg = {"MODEL_NAME": "pointnet", "TASK": "cls_trans"}``)
+decides the tests of the functions it is passed to (``if cfg["MODEL_NAME"] == "mv":``), as
+a literal argument does (kinds.is_literal_container). That holds only while nothing has
+changed it: a call that may store into it (``merge_args(cfg, args)`` doing ``cfg["TASK"] =
+args.task``) leaves its items unknown to the code after the call. A project function may
+change the dict it gets when its body stores an item of the parameter, calls one of a
+container's changing methods on it, or hands it on to a call that may (to a bounded
+depth); any other callee (a library's, an unknown one) may. Facts of the syntax only.
+"""
+
+from __future__ import annotations
+
+import ast
+import weakref
+
+from xentguard.static import torch_api as api
+from xentguard.static.kinds import FunctionRef, LazyImport
+from xentguard.static.scopes import FunctionInfo
+from xentguard.static.walk import walk
+
+_MAX_DEPTH = 4
+# Methods of dict and list that change the container in place.
+CHANGING_METHODS = frozenset({*api.FILLING_METHODS, *api.CONTAINER_MUTATORS})
+
+# Builtins that read a container they are handed and never change it (when the module
+# does not bind the name itself).
+READING_BUILTINS = frozenset({"len", "print", "str", "repr", "format", "sorted", "list", "tuple", "dict", "set",
+                              "frozenset", "iter", "any", "all", "bool", "isinstance", "hash", "id", "type",
+                              "enumerate", "zip", "min", "max", "sum", "reversed"})
+
+_KNOWN: weakref.WeakKeyDictionary[FunctionInfo, dict[str, bool]] = weakref.WeakKeyDictionary()
+
+
+def may_change(fn: FunctionInfo, parameter: str, depth: int = 0) -> bool:
+    """Whether a call of ``fn`` may change the container passed as ``parameter``."""
+    known = _KNOWN.setdefault(fn, {})
+    if parameter not in known:
+        known[parameter] = True  # a cycle of calls: assumed to change it
+        known[parameter] = depth >= _MAX_DEPTH or _changes(fn, parameter, depth)
+    return known[parameter]
+
+
+def _changes(fn: FunctionInfo, parameter: str, depth: int) -> bool:
+    for node in walk(fn.node):
+        if isinstance(node, (ast.Subscript, ast.Attribute)) and not isinstance(node.ctx, ast.Load) and _names(
+                node.value, parameter):
+            return True  # ``cfg["TASK"] = ...``, ``del cfg["TASK"]``, ``cfg.task = ...``
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        if isinstance(func, ast.Attribute) and _names(func.value, parameter) and func.attr in CHANGING_METHODS:
+            return True
+        if isinstance(func, ast.Name) and func.id in READING_BUILTINS and func.id not in fn.facts.local_names and (
+                fn.closure.lookup(func.id) is None):
+            continue
+        handed = [index for index, argument in enumerate(node.args) if _names(argument, parameter)]
+        keywords = [k.arg for k in node.keywords if _names(k.value, parameter)]
+        if any(isinstance(a, ast.Starred) and _names(a.value, parameter) for a in node.args) or None in keywords:
+            return True
+        if handed or keywords:
+            callee = _project_function(fn, func)
+            if callee is None:
+                return True
+            params = [p.arg for p in callee.params]
+            names = [params[i] if i < len(params) else None for i in handed] + list(keywords)
+            if any(name is None or may_change(callee, name, depth + 1) for name in names):
+                return True
+    return False
+
+
+def _names(node: ast.expr, parameter: str) -> bool:
+    return isinstance(node, ast.Name) and node.id == parameter
+
+
+def _project_function(fn: FunctionInfo, func: ast.expr) -> FunctionInfo | None:
+    """The project function a call in ``fn`` names, when its scope binds the name to one
+    already (an import not yet resolved is not one: unknown)."""
+    if not isinstance(func, ast.Name) or func.id in fn.facts.local_names:
+        return None
+    binding = fn.closure.lookup(func.id)
+    value = binding.value if binding is not None else None
+    if isinstance(value, FunctionRef) and value.bound_self is None and not isinstance(value, LazyImport):
+        return value.fn
+    return None
