@@ -8,7 +8,7 @@ import textwrap
 from xentguard.static import analyze_source
 from xentguard.static.analyzer import Analyzer
 from xentguard.static.checks import Checks
-from xentguard.static.configs import may_change
+from xentguard.static.configs import aliased, may_change
 from xentguard.static.kinds import FunctionRef
 from xentguard.static.scopes import FunctionInfo
 from xentguard.static.source import SourceFile
@@ -84,3 +84,13 @@ def test_a_changing_call_leaves_the_dict_unknown() -> None:
     storing = program.format(middle='cfg["LOG"] = flag')
     assert [f.code for f in analyze_source(reading, "run.py", isolated=True)] == ["XG102"]
     assert analyze_source(storing, "run.py", isolated=True) == []
+
+
+def test_other_references_are_aliases() -> None:
+    functions = _functions()
+    assert not aliased(functions["reads"], "cfg")  # cfg["TASK"] and len(cfg)
+    tree = ast.parse("def f(cfg):\n    other = cfg\n    return cfg['a']\n")
+    scope = Analyzer(Checks()).run_module(SourceFile("alias.py", "", tree))
+    binding = scope.lookup("f")
+    assert binding is not None and isinstance(binding.value, FunctionRef)
+    assert aliased(binding.value.fn, "cfg")

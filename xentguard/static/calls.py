@@ -6,7 +6,7 @@ import ast
 from typing import TYPE_CHECKING
 
 from xentguard.static import torch_api as api
-from xentguard.static.configs import may_change
+from xentguard.static.configs import READING_BUILTINS, aliased, may_change
 from xentguard.static.flags import StoredElsewhere, construction_flags, elsewhere_check
 from xentguard.static.kinds import (
     EMPTY_TENSOR,
@@ -309,8 +309,10 @@ class Calls:
                 entry = Entry(arg, frame.file, callee)
                 entries.add(entry)
                 return value.entered(entry)
-            if isinstance(value, Const) or is_literal_container(value):
+            if isinstance(value, Const):
                 return value if keep_literal else UNKNOWN
+            if is_literal_container(value):
+                return value if keep_literal and _own_container(arg, frame) else UNKNOWN
             return value if informative(value) else UNKNOWN
 
         spread = next((i for i, a in enumerate(node.args) if isinstance(a, ast.Starred)), len(node.args))
@@ -582,6 +584,17 @@ def _with_settings(fn: FunctionInfo, bound_self: Value | None, node: ast.Call, a
     return tuple(positional), kwargs + added
 
 
+def _own_container(argument: ast.expr, frame: Frame) -> bool:
+    """Whether a dict or list handed on is one only this call's code can change: written at
+    the call, or a local of the calling function (a parameter holding its caller's). A
+    module-level one may be changed by any function storing into it by name before it is
+    read (``CFG["LOG"] = flag`` in another function), which no walk of this call sees."""
+    if isinstance(argument, (ast.Dict, ast.List)):
+        return True
+    return (isinstance(argument, ast.Name) and frame.fn is not None and argument.id in frame.fn.facts.local_names
+            and not aliased(frame.fn, argument.id))
+
+
 def _forget_changed_configs(callee: Value, node: ast.Call, args: tuple[Value, ...],
                             kwargs: tuple[tuple[str, Value], ...], frame: Frame) -> None:
     """After a call handed a literal configuration dict by name, what it may have changed
@@ -595,6 +608,9 @@ def _forget_changed_configs(callee: Value, node: ast.Call, args: tuple[Value, ..
     values = dict(kwargs)
     handed += [(k.arg, k.value) for k in node.keywords if k.arg is not None and isinstance(k.value, ast.Name)
                and is_literal_container(values.get(k.arg, UNKNOWN))]
+    func = node.func
+    if isinstance(func, ast.Name) and func.id in READING_BUILTINS and frame.scope.lookup(func.id) is None:
+        return  # ``print(cfg)``
     for parameter, name in handed:
         if fn is None or parameter is None or may_change(fn, parameter):
             frame.scope.bind(name.id, Binding(UNKNOWN))

@@ -31,6 +31,7 @@ READING_BUILTINS = frozenset({"len", "print", "str", "repr", "format", "sorted",
                               "enumerate", "zip", "min", "max", "sum", "reversed"})
 
 _KNOWN: weakref.WeakKeyDictionary[FunctionInfo, dict[str, bool]] = weakref.WeakKeyDictionary()
+_ALIASED: weakref.WeakKeyDictionary[FunctionInfo, dict[str, bool]] = weakref.WeakKeyDictionary()
 
 
 def may_change(fn: FunctionInfo, parameter: str, depth: int = 0) -> bool:
@@ -68,6 +69,27 @@ def _changes(fn: FunctionInfo, parameter: str, depth: int) -> bool:
             if any(name is None or may_change(callee, name, depth + 1) for name in names):
                 return True
     return False
+
+
+def aliased(fn: FunctionInfo, name: str) -> bool:
+    """Whether the body of ``fn`` reads ``name`` other than as the container of an item
+    (``cfg["TASK"]``) or as a call's argument (which may_change answers for): ``alias =
+    cfg``, ``self.cfg = cfg``, ``for key in cfg``, a nested function reading it. Another
+    reference could change it unseen."""
+    known = _ALIASED.setdefault(fn, {})
+    if name not in known:
+        allowed: set[int] = set()
+        loads: list[ast.Name] = []
+        for node in walk(fn.node):
+            if isinstance(node, ast.Subscript) and _names(node.value, name):
+                allowed.add(id(node.value))
+            elif isinstance(node, ast.Call):
+                allowed.update(id(a) for a in node.args if _names(a, name))
+                allowed.update(id(k.value) for k in node.keywords if _names(k.value, name))
+            elif isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Load):
+                loads.append(node)
+        known[name] = any(id(load) not in allowed for load in loads)
+    return known[name]
 
 
 def _names(node: ast.expr, parameter: str) -> bool:
