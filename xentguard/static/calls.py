@@ -6,7 +6,7 @@ import ast
 from typing import TYPE_CHECKING
 
 from xentguard.static import torch_api as api
-from xentguard.static.configs import READING_BUILTINS, aliased, may_change
+from xentguard.static.configs import configs_changed, own_container
 from xentguard.static.flags import StoredElsewhere, construction_flags, elsewhere_check
 from xentguard.static.kinds import (
     EMPTY_TENSOR,
@@ -54,6 +54,7 @@ from xentguard.static.syntax import (
     claims_cases,
     describe_case,
     in_case,
+    key_of,
     literal,
     log_target_set,
     narrow,
@@ -109,12 +110,12 @@ class Calls:
         if isinstance(callee, Unknown) and isinstance(receiver, HookRunner) and isinstance(func, ast.Attribute):
             self.run_hooks(receiver, func.attr, node, args, kwargs, frame)
             return UNKNOWN
+        result = self._call_of(callee, receiver, node, args, kwargs, frame, discarded)
         if any(isinstance(v, Mapping) for v in args) or any(isinstance(v, Mapping) for _, v in kwargs):
-            try:
-                return self._call_of(callee, receiver, node, args, kwargs, frame, discarded)
-            finally:
-                _forget_changed_configs(callee, node, args, kwargs, frame)
-        return self._call_of(callee, receiver, node, args, kwargs, frame, discarded)
+            # A literal configuration dict the call may have changed is unknown after it.
+            for name in configs_changed(callee, node, args, kwargs, frame.scope):
+                self.container_changed(name, UNKNOWN, frame)
+        return result
 
     def _call_of(self, callee: Value, receiver: Value | None, node: ast.Call, args: tuple[Value, ...],
                  kwargs: tuple[tuple[str, Value], ...], frame: Frame, discarded: bool) -> Value:
@@ -172,8 +173,7 @@ class Calls:
                 if registered is not None:
                     return registered
             if method == "get" and node.args:
-                # A parameter holding a caller's literal is that key (``BACKENDS.get(backend)``).
-                key = args[0].value if isinstance(args[0], Const) else literal(node.args[0])
+                key = key_of(args[0], node.args[0])
                 return receiver.get(key) if key is not NO_LITERAL else UNKNOWN
             if method == "values" and not receiver.sequence:
                 return Mapping(tuple(enumerate(receiver.values())), sequence=True)
@@ -312,7 +312,7 @@ class Calls:
             if isinstance(value, Const):
                 return value if keep_literal else UNKNOWN
             if is_literal_container(value):
-                return value if keep_literal and _own_container(arg, frame) else UNKNOWN
+                return value if keep_literal and own_container(arg, frame.fn) else UNKNOWN
             return value if informative(value) else UNKNOWN
 
         spread = next((i for i, a in enumerate(node.args) if isinstance(a, ast.Starred)), len(node.args))
@@ -582,38 +582,6 @@ def _with_settings(fn: FunctionInfo, bound_self: Value | None, node: ast.Call, a
     added = tuple((k.arg, root) for k in node.keywords
                   if k.arg in wanted and k.arg not in named and (root := setting_root(k.value, frame)) is not None)
     return tuple(positional), kwargs + added
-
-
-def _own_container(argument: ast.expr, frame: Frame) -> bool:
-    """Whether a dict or list handed on is one only this call's code can change: written at
-    the call, or a local of the calling function (a parameter holding its caller's). A
-    module-level one may be changed by any function storing into it by name before it is
-    read (``CFG["LOG"] = flag`` in another function), which no walk of this call sees."""
-    if isinstance(argument, (ast.Dict, ast.List)):
-        return True
-    return (isinstance(argument, ast.Name) and frame.fn is not None and argument.id in frame.fn.facts.local_names
-            and not aliased(frame.fn, argument.id))
-
-
-def _forget_changed_configs(callee: Value, node: ast.Call, args: tuple[Value, ...],
-                            kwargs: tuple[tuple[str, Value], ...], frame: Frame) -> None:
-    """After a call handed a literal configuration dict by name, what it may have changed
-    is unknown (see configs)."""
-    fn = callee.fn if isinstance(callee, FunctionRef) else None
-    params: list[str] = []
-    if isinstance(callee, FunctionRef):
-        params = [p.arg for p in callee.fn.params][1 if callee.bound_self is not None else 0:]
-    handed = [(params[i] if i < len(params) else None, a) for i, (a, v) in enumerate(zip(node.args, args))
-              if isinstance(a, ast.Name) and is_literal_container(v)]
-    values = dict(kwargs)
-    handed += [(k.arg, k.value) for k in node.keywords if k.arg is not None and isinstance(k.value, ast.Name)
-               and is_literal_container(values.get(k.arg, UNKNOWN))]
-    func = node.func
-    if isinstance(func, ast.Name) and func.id in READING_BUILTINS and frame.scope.lookup(func.id) is None:
-        return  # ``print(cfg)``
-    for parameter, name in handed:
-        if fn is None or parameter is None or may_change(fn, parameter):
-            frame.scope.bind(name.id, Binding(UNKNOWN))
 
 
 def _selects_branch(args: tuple[Value, ...], kwargs: tuple[tuple[str, Value], ...]) -> bool:

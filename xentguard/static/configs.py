@@ -16,8 +16,8 @@ import ast
 import weakref
 
 from xentguard.static import torch_api as api
-from xentguard.static.kinds import FunctionRef, LazyImport
-from xentguard.static.scopes import FunctionInfo
+from xentguard.static.kinds import UNKNOWN, FunctionRef, Value, is_literal_container
+from xentguard.static.scopes import FunctionInfo, Scope
 from xentguard.static.walk import walk
 
 _MAX_DEPTH = 4
@@ -92,17 +92,54 @@ def aliased(fn: FunctionInfo, name: str) -> bool:
     return known[name]
 
 
+def own_container(argument: ast.expr, caller: FunctionInfo | None) -> bool:
+    """Whether a dict or list handed on is one only the calling code can change: written at
+    the call, or a local of the calling function (a parameter holding its caller's) that no
+    other name reads. A module-level one may be changed by any function storing into it by
+    name before it is read (``CFG["LOG"] = flag`` in another function), which no walk of
+    this call sees."""
+    if isinstance(argument, (ast.Dict, ast.List)):
+        return True
+    return (isinstance(argument, ast.Name) and caller is not None and argument.id in caller.facts.local_names
+            and not aliased(caller, argument.id))
+
+
+def configs_changed(callee: Value, node: ast.Call, args: tuple[Value, ...], kwargs: tuple[tuple[str, Value], ...],
+                    scope: Scope) -> list[ast.Name]:
+    """The names of the literal configuration dicts the call hands on by name and may change
+    (``print(cfg)`` changes none; a project function only if may_change says so)."""
+    func = node.func
+    if isinstance(func, ast.Name) and func.id in READING_BUILTINS and scope.lookup(func.id) is None:
+        return []
+    handed: list[tuple[int | str, ast.Name]] = [(i, a) for i, (a, v) in enumerate(zip(node.args, args))
+                                                if isinstance(a, ast.Name) and is_literal_container(v)]
+    values = dict(kwargs)
+    handed += [(k.arg, k.value) for k in node.keywords if k.arg is not None and isinstance(k.value, ast.Name)
+               and is_literal_container(values.get(k.arg, UNKNOWN))]
+    if not handed:
+        return []
+    if not isinstance(callee, FunctionRef):
+        return [name for _, name in handed]  # a library's, a class's, an unknown callee
+    params = [p.arg for p in callee.fn.params][1 if callee.bound_self is not None else 0:]
+    changed: list[ast.Name] = []
+    for at, name in handed:
+        parameter = at if isinstance(at, str) else params[at] if at < len(params) else None
+        if parameter is None or may_change(callee.fn, parameter):
+            changed.append(name)
+    return changed
+
+
 def _names(node: ast.expr, parameter: str) -> bool:
     return isinstance(node, ast.Name) and node.id == parameter
 
 
 def _project_function(fn: FunctionInfo, func: ast.expr) -> FunctionInfo | None:
     """The project function a call in ``fn`` names, when its scope binds the name to one
-    already (an import not yet resolved is not one: unknown)."""
+    already (an import not yet resolved is a LazyImport: unknown)."""
     if not isinstance(func, ast.Name) or func.id in fn.facts.local_names:
         return None
     binding = fn.closure.lookup(func.id)
     value = binding.value if binding is not None else None
-    if isinstance(value, FunctionRef) and value.bound_self is None and not isinstance(value, LazyImport):
+    if isinstance(value, FunctionRef) and value.bound_self is None:
         return value.fn
     return None

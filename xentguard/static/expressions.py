@@ -41,6 +41,7 @@ from xentguard.static.syntax import (
     in_case,
     is_property,
     is_static,
+    key_of,
     literal,
     narrow,
     negated,
@@ -189,8 +190,7 @@ class Expressions:
             registered = self.registry_read(node.value, frame)
             if registered is not None:
                 return registered
-        # A parameter holding a caller's literal is that key (``BACKENDS[backend]``).
-        key = index.value if isinstance(index, Const) else literal(node.slice)
+        key = key_of(index, node.slice)
         if isinstance(base, Cases):
             return map_cases(base, lambda _, member: self.item(member, key))
         return self.item(base, key)

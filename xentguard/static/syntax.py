@@ -346,6 +346,14 @@ def _literal_parameter(name: ast.Name | ast.Attribute | ast.Subscript, frame: Fr
     return value.value if isinstance(value, Const) else _UNDECIDED
 
 
+def key_of(value: Value, node: ast.expr | None) -> object:
+    """The literal key ``node`` is: written there (see literal), or held by a parameter as a
+    caller's literal (``BACKENDS.get(backend)`` with ``backend="pytorch"``); NO_LITERAL else."""
+    if isinstance(value, Const) and isinstance(value.value, (str, int)) and not isinstance(value.value, bool):
+        return value.value
+    return literal(node)
+
+
 class NoLiteral:
     """Marks an expression that is not a str/int literal."""
 
