@@ -15,6 +15,8 @@ from xentguard.static.source import SourceFile
 
 _PROGRAM = textwrap.dedent(
     """
+    import torch
+
     def reads(cfg):
         return cfg["TASK"], len(cfg)
 
@@ -41,6 +43,9 @@ _PROGRAM = textwrap.dedent(
 
     def copies(cfg):
         return dict(**cfg), sorted(cfg)
+
+    def stacks(cfg):
+        return torch.stack(cfg), torch.cat(tensors=cfg)
     """)
 
 
@@ -50,7 +55,7 @@ def _functions() -> dict[str, FunctionInfo]:
     scope = analyzer.run_module(SourceFile("configs.py", _PROGRAM, tree))
     found: dict[str, FunctionInfo] = {}
     for name in ("reads", "stores", "updates", "deletes", "hands_to_reader", "hands_to_storer", "hands_to_unknown",
-                 "spreads", "copies"):
+                 "spreads", "copies", "stacks"):
         binding = scope.lookup(name)
         assert binding is not None and isinstance(binding.value, FunctionRef)
         found[name] = binding.value.fn
@@ -61,7 +66,7 @@ def test_what_may_change_the_dict() -> None:
     changes = {name: may_change(fn, "cfg") for name, fn in _functions().items()}
     assert changes == {"reads": False, "stores": True, "updates": True, "deletes": True, "hands_to_reader": False,
                        "hands_to_storer": True, "hands_to_unknown": True, "spreads": True,
-                       "copies": False}
+                       "copies": False, "stacks": False}
 
 
 def test_a_changing_call_leaves_the_dict_unknown() -> None:

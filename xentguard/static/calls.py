@@ -6,7 +6,7 @@ import ast
 from typing import TYPE_CHECKING
 
 from xentguard.static import torch_api as api
-from xentguard.static.configs import configs_changed, own_container
+from xentguard.static.configs import containers_changed, own_container
 from xentguard.static.flags import StoredElsewhere, construction_flags, elsewhere_check
 from xentguard.static.kinds import (
     EMPTY_TENSOR,
@@ -112,8 +112,8 @@ class Calls:
             return UNKNOWN
         result = self._call_of(callee, receiver, node, args, kwargs, frame, discarded)
         if any(isinstance(v, Mapping) for v in args) or any(isinstance(v, Mapping) for _, v in kwargs):
-            # A literal configuration dict the call may have changed is unknown after it.
-            for name in configs_changed(callee, node, args, kwargs, frame.scope):
+            # A list or dict the call may have changed holds what is unknown after it.
+            for name in containers_changed(callee, node, args, kwargs, frame.scope):
                 self.container_changed(name, UNKNOWN, frame)
         return result
 

@@ -1,13 +1,16 @@
-"""Literal configuration dicts handed to functions: whether a call may change one.
+"""Lists and dicts handed to calls: whether a call may change one, and which literal
+configuration dicts are followed.
 
-A dict written out of literals (``cfg = {"MODEL_NAME": "pointnet", "TASK": "cls_trans"}``)
-decides the tests of the functions it is passed to (``if cfg["MODEL_NAME"] == "mv":``), as
-a literal argument does (kinds.is_literal_container). That holds only while nothing has
-changed it: a call that may store into it (``merge_args(cfg, args)`` doing ``cfg["TASK"] =
-args.task``) leaves its items unknown to the code after the call. A project function may
-change the dict it gets when its body stores an item of the parameter, calls one of a
-container's changing methods on it, or hands it on to a call that may (to a bounded
-depth); any other callee (a library's, an unknown one) may. Facts of the syntax only.
+A list known item by item (``outs = [probs, logits]``) or a dict written out of literals
+(``cfg = {"MODEL_NAME": "pointnet", "TASK": "cls_trans"}``, which decides the tests of the
+functions it is passed to, ``if cfg["MODEL_NAME"] == "mv":``, as a literal argument does:
+kinds.is_literal_container) holds its items only while nothing has changed it. A call
+that may store into it (``random.shuffle(outs)``, ``merge_args(cfg, args)`` doing
+``cfg["TASK"] = args.task``) leaves its items unknown to the code after the call. A
+project function may change what it gets when its body stores an item of the parameter,
+calls one of a container's changing methods on it, or hands it on to a call that may (to
+a bounded depth); torch's functions and reading builtins (``len``, ``print``) do not; any
+other callee (a library's, an unknown one) may. Facts of the syntax only.
 """
 
 from __future__ import annotations
@@ -16,9 +19,10 @@ import ast
 import weakref
 
 from xentguard.static import torch_api as api
-from xentguard.static.kinds import UNKNOWN, FunctionRef, Value, is_literal_container
+from xentguard.static.kinds import UNKNOWN, FunctionRef, Mapping, Ref, Value
 from xentguard.static.scopes import FunctionInfo, Scope
-from xentguard.static.walk import walk
+from xentguard.static.torch_api import is_torch
+from xentguard.static.walk import attribute_root, walk
 
 _MAX_DEPTH = 4
 # Methods of dict and list that change the container in place.
@@ -60,7 +64,7 @@ def _changes(fn: FunctionInfo, parameter: str, depth: int) -> bool:
         keywords = [k.arg for k in node.keywords if _names(k.value, parameter)]
         if any(isinstance(a, ast.Starred) and _names(a.value, parameter) for a in node.args) or None in keywords:
             return True
-        if handed or keywords:
+        if (handed or keywords) and not _torch_function(fn, func):
             callee = _project_function(fn, func)
             if callee is None:
                 return True
@@ -104,20 +108,23 @@ def own_container(argument: ast.expr, caller: FunctionInfo | None) -> bool:
             and not aliased(caller, argument.id))
 
 
-def configs_changed(callee: Value, node: ast.Call, args: tuple[Value, ...], kwargs: tuple[tuple[str, Value], ...],
-                    scope: Scope) -> list[ast.Name]:
-    """The names of the literal configuration dicts the call hands on by name and may change
-    (``print(cfg)`` changes none; a project function only if may_change says so)."""
+def containers_changed(callee: Value, node: ast.Call, args: tuple[Value, ...], kwargs: tuple[tuple[str, Value], ...],
+                       scope: Scope) -> list[ast.Name]:
+    """The names of the dicts and lists the call hands on by name and may change, whose
+    items are unknown after it (``random.shuffle(outs)``, ``merge(cfg, args)``); ``print(cfg)``
+    and torch's functions change none, a project function only if may_change says so."""
     func = node.func
     if isinstance(func, ast.Name) and func.id in READING_BUILTINS and scope.lookup(func.id) is None:
         return []
     handed: list[tuple[int | str, ast.Name]] = [(i, a) for i, (a, v) in enumerate(zip(node.args, args))
-                                                if isinstance(a, ast.Name) and is_literal_container(v)]
+                                                if isinstance(a, ast.Name) and isinstance(v, Mapping)]
     values = dict(kwargs)
     handed += [(k.arg, k.value) for k in node.keywords if k.arg is not None and isinstance(k.value, ast.Name)
-               and is_literal_container(values.get(k.arg, UNKNOWN))]
+               and isinstance(values.get(k.arg, UNKNOWN), Mapping)]
     if not handed:
         return []
+    if isinstance(callee, Ref) and is_torch(callee.qualname):
+        return []  # torch.cat(outs), torch.stack(outs)
     if not isinstance(callee, FunctionRef):
         return [name for _, name in handed]  # a library's, a class's, an unknown callee
     params = [p.arg for p in callee.fn.params][1 if callee.bound_self is not None else 0:]
@@ -131,6 +138,16 @@ def configs_changed(callee: Value, node: ast.Call, args: tuple[Value, ...], kwar
 
 def _names(node: ast.expr, parameter: str) -> bool:
     return isinstance(node, ast.Name) and node.id == parameter
+
+
+def _torch_function(fn: FunctionInfo, func: ast.expr) -> bool:
+    """Whether the call is of a torch function (``torch.cat(outs)``, ``F.softmax``): torch's
+    functions read the lists they are handed."""
+    root = attribute_root(func)
+    if not isinstance(root, ast.Name) or root.id in fn.facts.local_names:
+        return False
+    binding = fn.closure.lookup(root.id)
+    return binding is not None and isinstance(binding.value, Ref) and is_torch(binding.value.qualname)
 
 
 def _project_function(fn: FunctionInfo, func: ast.expr) -> FunctionInfo | None:
