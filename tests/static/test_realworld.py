@@ -37,13 +37,15 @@ KNOWN_MISSES = {
         "depends on the values; a Gaussian kernel over a grid through 0 is the same expression and correct"),
     "104_lanfactory_cpn_eval_log_one_plus_exp": (
         "log(sigmoid) written out as -log(1 + exp(-z)): no sigmoid is called, and no rule reads that expression"),
+    "118_e3tools_attention_exp_scatter_mean_norm": (
+        "the exps are normalised by their per-node mean from a project scatter helper (torch.scatter_reduce into "
+        "a zeros buffer, reduce a caller's literal \"mean\"), then indexed per edge: no sum of the exps is seen"),
+    "119_effdet_focal_log1p_exp_modulator": (
+        "-log(sigmoid) written out as log1p(exp(-x)), inside a larger exponent: no sigmoid is called, and no "
+        "rule reads that expression (as 104)"),
     "105_dkt_lastquery_sigmoid_activation_bce_logits": (
         "the model is one of two picked by args.model, and the default one returns logits: no claim; the "
         "BCEWithLogitsLoss is also built inside a criterion helper of another module"),
-    "078_daisyrec_item2vec_sigmoid_loss_type_criterion": "the base class builds the loss in its own method from a "
-                                                         "literal each subclass stores after the base's None "
-                                                         "(self.loss_type = 'CL'), tested through .upper(): "
-                                                         "inherited methods are walked for the class defining them",
 }
 
 BUGS = cases("bugs")

@@ -285,7 +285,8 @@ def _attributes_of(name: str, test: ast.expr) -> list[str]:
     if isinstance(test, ast.BoolOp):
         return [attr for value in test.values for attr in _attributes_of(name, value)]
     if isinstance(test, ast.Compare) and len(test.ops) == 1:
-        return _attributes_of(name, test.left)
+        subject, _ = compared_subject(test.left)
+        return _attributes_of(name, subject if subject is not None else test.left)
     return []
 
 
@@ -392,12 +393,26 @@ def _tested_names(test: ast.expr) -> list[ast.Name]:
     if isinstance(test, ast.BoolOp):
         return [name for value in test.values for name in _tested_names(value)]
     if isinstance(test, ast.Compare) and len(test.ops) == 1:
-        if isinstance(test.left, ast.Name):
-            return [test.left]
-        if isinstance(test.left, ast.Subscript):
-            item_of = literal_item_of(test.left)
+        subject, _ = compared_subject(test.left)
+        if isinstance(subject, ast.Name):
+            return [subject]
+        if isinstance(subject, ast.Subscript):
+            item_of = literal_item_of(subject)
             return [item_of] if item_of is not None else []
     return []
+
+
+def compared_subject(left: ast.expr) -> tuple[ast.Name | ast.Attribute | ast.Subscript | None, str | None]:
+    """What a comparison with a literal decides on: a name, an attribute or an item read by a
+    literal key, as it is or through one of str's argument-free methods (``kind.upper()``),
+    with that method."""
+    method = None
+    if (isinstance(left, ast.Call) and isinstance(left.func, ast.Attribute) and not left.args and not left.keywords
+            and left.func.attr in api.PURE_STR_METHODS):
+        method, left = left.func.attr, left.func.value
+    if isinstance(left, (ast.Name, ast.Attribute, ast.Subscript)):
+        return left, method
+    return None, None
 
 
 def literal_item_of(node: ast.Subscript) -> ast.Name | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from xentguard.static import torch_api as api
@@ -393,6 +394,9 @@ class Calls:
             return EMPTY_TENSOR
         if name in api.CONCATENATIONS and args:
             return _joined(name, node, args[0], kwargs)
+        choices = api.ELEMENTWISE_CHOICES.get(name)
+        if choices is not None:
+            return _chosen([args[at] for at in choices if at < len(args)], len(choices), kwargs)
         if name in api.TENSOR_FUNCTIONS and args and isinstance(args[0], Tensor):
             return _kept(args[0], name, node, dim_offset=1)
         return UNKNOWN
@@ -692,6 +696,20 @@ def _joined(name: str, node: ast.Call, pieces: Value, kwargs: tuple[tuple[str, V
     on_batch = dim == 0 or (dim is NO_LITERAL and len(node.args) < 2 and not kwargs)
     apart = on_batch or name in api.STACKS or (dim is not NO_LITERAL and _unsqueezed_at(node, written, dim))
     return Tensor(first.kind, first.origin, apart and all(t.whole for t in tensors))
+
+
+def _chosen(tensors: list[Value], expected: int, kwargs: tuple[tuple[str, Value], ...]) -> Value:
+    """``torch.where(cond, a, b)``: a part of the kind ``a`` and ``b`` share (see
+    ELEMENTWISE_CHOICES), else unknown."""
+    if len(tensors) != expected or kwargs or not all(isinstance(t, Tensor) for t in tensors):
+        return UNKNOWN
+    first = tensors[0]
+    assert isinstance(first, Tensor)
+    if any(t.kind is not first.kind for t in tensors if isinstance(t, Tensor)):
+        return UNKNOWN
+    # A log of the choice stays finite only when every choice is bounded away from 0.
+    bounded = all(t.bounded for t in tensors if isinstance(t, Tensor))
+    return replace(first.part(), bounded=bounded) if first.bounded != bounded else first.part()
 
 
 def _unsqueezed_at(node: ast.Call, pieces: list[Value], dim: object) -> bool:

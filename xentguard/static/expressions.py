@@ -6,6 +6,7 @@ import ast
 from typing import TYPE_CHECKING
 
 from xentguard.static import torch_api as api
+from xentguard.static.inherited import inherited_rewalks
 from xentguard.static.kinds import (
     NONE,
     UNKNOWN,
@@ -53,6 +54,7 @@ from xentguard.static.walk import child_nodes
 if TYPE_CHECKING:
     from xentguard.static.analyzer import ImportResolver, ModuleAttribute
     from xentguard.static.checks import Checks
+    from xentguard.static.flags import StoredElsewhere
 
 
 class Expressions:
@@ -65,6 +67,7 @@ class Expressions:
         def resolve_lazy(self, lazy: LazyImport) -> Value: ...
         resolve_import: ImportResolver | None
         module_attribute: ModuleAttribute | None
+        attribute_stored_elsewhere: StoredElsewhere | None
 
         def ev_call(self, node: ast.Call, frame: Frame, discarded: bool = False) -> Value: ...
         def summary(self, fn: FunctionInfo, bound_self: Value | None, args: tuple[Value, ...],
@@ -314,4 +317,6 @@ class Expressions:
         for method in methods:
             if method.assigns_attributes and not is_static(method):
                 self.summary(method, Instance(cls), (), ())
+        for method in inherited_rewalks(cls, self.attribute_stored_elsewhere):  # a base's, reading our literal
+            self.summary(method, Instance(cls), (), ())
         cls.attrs_state = AttributesState.DONE

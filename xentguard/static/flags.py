@@ -102,7 +102,7 @@ def elsewhere_check(cls: ClassInfo, init: FunctionInfo,
     hierarchy = frozenset((os.path.abspath(info.file.path), info.name) for info in class_and_bases(cls, _MAX_BASES))
 
     def check(attr: str) -> bool:
-        if _stored_otherwise_in_module(init, attr):
+        if stored_otherwise_in_module(init, attr):
             return True
         return stored_elsewhere is not None and stored_elsewhere(attr, path, hierarchy)
 
@@ -344,7 +344,7 @@ def _stores_in_class(cls: ClassInfo) -> dict[str, int]:
 _OTHER_STORES: weakref.WeakKeyDictionary[SourceFile, dict[str, bool]] = weakref.WeakKeyDictionary()
 
 
-def _stored_otherwise_in_module(init: FunctionInfo, attr: str) -> bool:
+def stored_otherwise_in_module(init: FunctionInfo, attr: str) -> bool:
     """Whether the constructor's module stores ``attr`` other than on a class's own
     instance in that class's methods (those of the hierarchy are counted by
     _stores_in_class), or stores by a computed name."""
@@ -376,6 +376,7 @@ __all__ = [
     "kinds_shown",
     "may_store_on",
     "parameter_stores",
+    "stored_otherwise_in_module",
     "stored_parameters",
     "tested_attributes",
     "without_flags",

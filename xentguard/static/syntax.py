@@ -8,7 +8,7 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Callable
 
-from xentguard.static.body_facts import literal_item_of, tested_subject
+from xentguard.static.body_facts import compared_subject, literal_item_of, tested_subject
 from xentguard.static.flags import flag_of
 from xentguard.static.kinds import (
     OTHERWISE,
@@ -306,12 +306,17 @@ def _truth(test: ast.expr, frame: Frame, tested: frozenset[str]) -> bool | None:
         if decisive in truths:
             return decisive
         return None if None in truths else not decisive
-    if (isinstance(test, ast.Compare) and len(test.ops) == 1
-            and isinstance(test.left, (ast.Name, ast.Attribute, ast.Subscript))
-            and isinstance(test.comparators[0], ast.Constant)):
-        value = _literal_parameter(test.left, frame, tested)
+    if isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.comparators[0], ast.Constant):
+        subject, method = compared_subject(test.left)
+        if subject is None:
+            return None
+        value = _literal_parameter(subject, frame, tested)
         if value is _UNDECIDED:
             return None
+        if method is not None:  # ``kind.upper() == "CL"``
+            if not isinstance(value, str):
+                return None
+            value = getattr(value, method)()
         other, op = test.comparators[0].value, test.ops[0]
         if isinstance(op, (ast.Eq, ast.NotEq)) and type(value) is type(other):
             return (value == other) == isinstance(op, ast.Eq)

@@ -137,6 +137,10 @@ TENSORS_FROM_DATA = frozenset({"torch.tensor", "torch.Tensor", "torch.FloatTenso
 # ("empty": only called without arguments, ``dict()``, as a registry starts).
 CONTAINER_BUILTINS: dict[str, str] = {"enumerate": "enumerate", "zip": "zip", "reversed": "reversed",
                                      "list": "same", "tuple": "same", "dict": "empty"}
+# Methods of a str that take no argument and return a new str, so that a literal's result is
+# a literal too: ``kind.upper() == "CL"`` with ``kind`` a caller's "cl" decides the test.
+PURE_STR_METHODS = frozenset({"upper", "lower", "casefold", "strip", "lstrip", "rstrip", "title", "capitalize",
+                              "swapcase"})
 # Methods that move a new buffer (to a device, a dtype) without writing into it.
 BUFFER_MOVES = frozenset({"to", "type", "type_as", "cuda", "cpu", "float", "double", "half", "bfloat16", "detach",
                           "requires_grad_", "pin_memory"})
@@ -238,6 +242,11 @@ TENSOR_ATTRIBUTES: dict[str, Keeps] = {"data": Keeps.CLASS_DIM, "T": Keeps.CLASS
 # batch). Along the batch the class dim is kept; along any other dim only elementwise.
 CONCATENATIONS = frozenset({"torch.cat", "torch.concat", "torch.concatenate", "torch.stack"})
 STACKS = frozenset({"torch.stack"})  # joined along a new dim: the pieces' rows stay whole
+
+# Elementwise choices: each value of the result is the value of one of the tensors at these
+# argument positions (``torch.where(labels == 1, p, 1 - p)``). When they share a kind, each
+# value is of that kind, but rows are mixed from several tensors: elementwise only.
+ELEMENTWISE_CHOICES: dict[str, tuple[int, ...]] = {"torch.where": (1, 2)}
 
 # Methods of a module or loss object that return the object itself.
 SELF_RETURNING_METHODS = frozenset(
