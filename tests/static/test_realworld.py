@@ -18,8 +18,6 @@ KNOWN_MISSES = {
                                              "activation name a constructor tests is joined over every call",
     "053_unet3plus_sigmoid_model_by_type": "the loss is one of two (by n_classes: no claim), and one of the three "
                                            "models a function-local setting picks returns logits",
-    "054_yolop_sigmoid_seg_list_multihead_loss": "the head outputs are a list filled under a test in a loop and "
-                                                 "then insert()ed into; a list argument's items carry no caller entry",
     "066_merlin_binary_output_default_loss": "the sigmoid is one of a block's parts, run in a loop over an "
                                              "nn.ModuleList built from *args, and the loss is `loss or "
                                              "DEFAULT_LOSS_CLS()`",

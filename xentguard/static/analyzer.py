@@ -772,11 +772,16 @@ class Analyzer(Expressions, Calls, RegistryReads):
             elif isinstance(container, Mapping) and isinstance(target.value, ast.Name):
                 frame.scope.bind(target.value.id, Binding(UNKNOWN))  # ``outs[i] = x``, ``outs[1:] = []``
 
-    @staticmethod
-    def _callers_decide(source: ast.expr | None, frame: Frame) -> bool:
+    def _callers_decide(self, source: ast.expr | None, frame: Frame) -> bool:
         """A parameter stored as is, in a walk made without its callers' arguments: what it
         holds is decided by the calls that pass it (each walked with its argument), so this
-        walk's unknown is no information about the attribute."""
+        walk's unknown is no information about the attribute. So is a torch container
+        wrapping it (``self.parts = nn.ModuleList(parts)``), which holds the parameter's items."""
+        if (isinstance(source, ast.Call) and len(source.args) == 1 and not source.keywords
+                and isinstance(source.args[0], ast.Name)):
+            callee = self.ev(source.func, frame)
+            if isinstance(callee, Ref) and api.canonical(callee.qualname) in api.CONTAINER_MODULES:
+                source = source.args[0]
         return (not frame.literals and isinstance(source, ast.Name) and frame.fn is not None
                 and source.id in frame.fn.facts.parameters and isinstance(frame.scope.value(source.id), Unknown))
 

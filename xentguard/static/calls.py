@@ -314,6 +314,12 @@ class Calls:
                 return value if keep_literal else UNKNOWN
             if is_literal_container(value):
                 return value if keep_literal and own_container(arg, frame.fn) else UNKNOWN
+            if isinstance(value, (Mapping, TupleOf)) and any(isinstance(v, Tensor) for v in _items_of(value)):
+                # ``criterion(outs, targets)`` with ``outs = [det, torch.sigmoid(seg)]``: an
+                # item reaching a loss inside is this argument's mistake, as a tensor's is.
+                entry = Entry(arg, frame.file, callee)
+                entries.add(entry)
+                return _items_entered(value, entry)
             return value if informative(value) else UNKNOWN
 
         spread = next((i for i, a in enumerate(node.args) if isinstance(a, ast.Starred)), len(node.args))
@@ -591,6 +597,20 @@ def _with_settings(fn: FunctionInfo, bound_self: Value | None, node: ast.Call, a
 def _selects_branch(args: tuple[Value, ...], kwargs: tuple[tuple[str, Value], ...]) -> bool:
     """Whether a literal is passed: a constant, or a dict or list written out of them."""
     return any(isinstance(v, Const) or is_literal_container(v) for v in (*args, *(v for _, v in kwargs)))
+
+
+def _items_of(container: Mapping | TupleOf) -> list[Value]:
+    return container.values() if isinstance(container, Mapping) else list(container.items)
+
+
+def _items_entered(container: Mapping | TupleOf, entry: Entry) -> Value:
+    """The container with its tensors marked as entered through ``entry`` (Tensor.entered)."""
+    def entered(value: Value) -> Value:
+        return value.entered(entry) if isinstance(value, Tensor) else value
+
+    if isinstance(container, Mapping):
+        return Mapping(tuple((k, entered(v)) for k, v in container.items), container.sequence)
+    return TupleOf(tuple(entered(v) for v in container.items))
 
 
 def _left(result: Value, entries: set[Entry]) -> Value:

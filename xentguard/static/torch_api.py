@@ -109,6 +109,8 @@ ORDERED_DICTS = frozenset({"collections.OrderedDict"})
 # Containers of modules, indexed like a list / a dict.
 MODULE_LIST = frozenset({"torch.nn.ModuleList"})
 MODULE_DICT = frozenset({"torch.nn.ModuleDict"})
+# The containers that hold the layers they are built from, as they are.
+CONTAINER_MODULES = MODULE_LIST | MODULE_DICT
 
 # Wrappers that return something called like their argument.
 MODEL_WRAPPERS = frozenset(
