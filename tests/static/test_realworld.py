@@ -34,13 +34,14 @@ KNOWN_MISSES = {
         "the exponent is negated (exp(-d / t)): it cannot overflow, and whether every term underflows to 0 (0 / 0) "
         "depends on the values; a Gaussian kernel over a grid through 0 is the same expression and correct"),
     "104_lanfactory_cpn_eval_log_one_plus_exp": (
-        "log(sigmoid) written out as -log(1 + exp(-z)): no sigmoid is called, and no rule reads that expression"),
+        "-log(1 + exp(-z)) of the last of a ModuleList filled in a loop under a test: z is no known layer output, "
+        "and a negated exponent of an unknown value may be a distance (exp(-d) cannot overflow)"),
     "118_e3tools_attention_exp_scatter_mean_norm": (
         "the exps are normalised by their per-node mean from a project scatter helper (torch.scatter_reduce into "
         "a zeros buffer, reduce a caller's literal \"mean\"), then indexed per edge: no sum of the exps is seen"),
     "119_effdet_focal_log1p_exp_modulator": (
-        "-log(sigmoid) written out as log1p(exp(-x)), inside a larger exponent: no sigmoid is called, and no "
-        "rule reads that expression (as 104)"),
+        "log1p(exp(-x)), -log(sigmoid(x)) written out, of a parameter negated (flipped = -1.0 * logits): a "
+        "negated exponent of an unknown value may be a distance (exp(-d) cannot overflow)"),
     "105_dkt_lastquery_sigmoid_activation_bce_logits": (
         "the model is one of two picked by args.model, and the default one returns logits: no claim; the "
         "BCEWithLogitsLoss is also built inside a criterion helper of another module"),

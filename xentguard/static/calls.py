@@ -42,6 +42,7 @@ from xentguard.static.kinds import (
     Value,
     informative,
     is_literal_container,
+    join,
     map_cases,
     map_members,
 )
@@ -175,7 +176,11 @@ class Calls:
                     return registered
             if method == "get" and node.args:
                 key = key_of(args[0], node.args[0])
-                return receiver.get(key) if key is not NO_LITERAL else UNKNOWN
+                if key is NO_LITERAL:
+                    return UNKNOWN
+                if key in receiver.absent and len(args) > 1:
+                    return join(receiver.get(key), args[1])  # the default, where the key is not held
+                return receiver.get(key)
             if method == "values" and not receiver.sequence:
                 return Mapping(tuple(enumerate(receiver.values())), sequence=True)
             return UNKNOWN
@@ -189,6 +194,9 @@ class Calls:
             filled = _filled_with(args, (), fill_at, node, frame.file, f"Tensor.{method}")
             if filled is not None:
                 return filled
+        if method in api.LOG1P_METHODS and isinstance(receiver, ExpOf):
+            return self.checks.log_of(_plus_one(receiver), node, frame.file, node.func.value,  # type: ignore[attr-defined]
+                                      frame.scope)
         if method in api.LOG_METHODS:
             return self.checks.log_of(receiver, node, frame.file, node.func.value, frame.scope)  # type: ignore[attr-defined]
         if method in api.EXP_METHODS:
@@ -386,6 +394,8 @@ class Calls:
                 return filled
         if name in api.LOG_FUNCTIONS and args:
             return self.checks.log_of(args[0], node, file, node.args[0], frame.scope)
+        if name in api.LOG1P_FUNCTIONS and args:
+            return self.checks.log_of(_plus_one(args[0]), node, file, node.args[0], frame.scope)
         if name in api.EXP_FUNCTIONS and args:
             return self.checks.exp_of(args[0], node, node.args[0], file, lambda n: self.ev(n, frame))
         if name in api.SUM_FUNCTIONS and args:
@@ -599,6 +609,13 @@ def _selects_branch(args: tuple[Value, ...], kwargs: tuple[tuple[str, Value], ..
     return any(isinstance(v, Const) or is_literal_container(v) for v in (*args, *(v for _, v in kwargs)))
 
 
+def _plus_one(value: Value) -> Value:
+    """``1 + value`` as ``log1p`` sees it: of a lone ``exp(z)``, the sum of exp(z) and exp(0)."""
+    if isinstance(value, ExpOf) and not value.summed:
+        return replace(value, summed=True, plus_one=True)
+    return UNKNOWN
+
+
 def _items_of(container: Mapping | TupleOf) -> list[Value]:
     return container.values() if isinstance(container, Mapping) else list(container.items)
 
@@ -609,7 +626,7 @@ def _items_entered(container: Mapping | TupleOf, entry: Entry) -> Value:
         return value.entered(entry) if isinstance(value, Tensor) else value
 
     if isinstance(container, Mapping):
-        return Mapping(tuple((k, entered(v)) for k, v in container.items), container.sequence)
+        return Mapping(tuple((k, entered(v)) for k, v in container.items), container.sequence, container.absent)
     return TupleOf(tuple(entered(v) for v in container.items))
 
 

@@ -269,6 +269,11 @@ class Checks:
             self.report("XG105", node, file, _steps(value.origin), fix, source=self.describe(value.origin, file))
             return value.with_kind_of(Kind.LOG_PROBS, value.origin.through(file.short(node.func), file.path,
                                                                           *file.start(node)))
+        if isinstance(value, ExpOf) and value.summed and value.unstable and value.plus_one:
+            # log(1 + exp(-z)) is -log(sigmoid(z)): exp(-z) overflows for large negative z.
+            written = Origin(f"the sigmoid written out in {file.short(node)}", file.path, *file.start(node))
+            self.report("XG112", node, file, _steps(value.origin), source=self.describe(written, file))
+            return UNKNOWN
         if isinstance(value, ExpOf) and value.summed and value.unstable:
             self.report("XG108", node, file, _steps(value.origin), source="log-sum-exp log(sum(exp(x)))")
             return UNKNOWN
@@ -283,8 +288,14 @@ class Checks:
             if value.kind is Kind.LOG_PROBS:
                 return value.with_kind_of(Kind.PROBS, value.origin.through(file.short(node.func), file.path,
                                                                           *file.start(node)))
-            return UNKNOWN
-        shifted = isinstance(value, Shifted) or isinstance(arg, ast.Constant) or _bounded_exponent(arg, resolve)
+            if value.kind is not Kind.LOGITS:
+                return UNKNOWN  # probabilities, sigmoid output: in [0, 1], exp cannot overflow
+            # A layer's raw output is unbounded: its exp overflows as any value's does.
+        # Raw logits are signed: negating them bounds nothing (exp(-z) overflows for z << 0).
+        signed = isinstance(value, Tensor) or (
+            isinstance(arg, ast.UnaryOp) and isinstance(arg.op, ast.USub) and _is_logits(resolve(arg.operand)))
+        shifted = isinstance(value, Shifted) or isinstance(arg, ast.Constant) or _bounded_exponent(
+            arg, resolve, negation_bounds=not signed)
         return ExpOf(ast.dump(arg), self.origin(file.short(node), node, file), unstable=not shifted)
 
     def hand_written_softmax(self, node: ast.AST, numerator: ExpOf, file: SourceFile) -> Value:
@@ -294,24 +305,30 @@ class Checks:
         return Tensor(Kind.PROBS, self.origin("hand-written softmax", node, file))
 
 
-def _bounded_exponent(arg: ast.expr, resolve: Callable[[ast.expr], Value]) -> bool:
+def _bounded_exponent(arg: ast.expr, resolve: Callable[[ast.expr], Value], negation_bounds: bool = True) -> bool:
     """An exponent expression that subtracts something or calls what bounds it (see
     torch_api.EXPONENT_BOUND_FUNCTIONS), or that negates: ``exp(-d / t)`` cannot overflow,
     and whether it underflows everywhere (0 / 0) depends on values (a Gaussian kernel
     ``exp(-0.5 * (x / s) ** 2)`` over a grid through 0 never does). A name, or a tensor only
     scaled (``exp(logits / temperature)``), is not bounded. ``resolve`` evaluates a name or
     an attribute of one where the exponent is: what a call calls is decided by what it
-    is, never by how it is spelled."""
+    is, never by how it is spelled. ``negation_bounds``: False for raw logits, which are
+    signed."""
     for node in walk(arg):
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Sub):
             return True
-        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        if negation_bounds and isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
             return True
-        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and node.value < 0:
+        if negation_bounds and isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and (
+                node.value < 0):
             return True
         if isinstance(node, ast.Call) and _calls_a_bound(node.func, resolve):
             return True
     return False
+
+
+def _is_logits(value: Value) -> bool:
+    return isinstance(value, Tensor) and value.kind is Kind.LOGITS
 
 
 def _calls_a_bound(func: ast.expr, resolve: Callable[[ast.expr], Value]) -> bool:

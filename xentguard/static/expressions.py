@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from xentguard.static import torch_api as api
@@ -164,6 +165,8 @@ class Expressions:
             else:
                 self.ev(node.elt, sub)
             return UNKNOWN
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+            return _negated(self.ev(node.operand, frame))
         if isinstance(node, ast.Starred):
             # ``f(*layers)``: the list itself; callers bind no parameter past a starred one.
             return self.ev(node.value, frame)
@@ -221,14 +224,29 @@ class Expressions:
                 return right.with_kind_of(Kind.SIGMOID, right.origin.through("1 - sigmoid", frame.file.path,
                                                                             *frame.file.start(node)))
             return Shifted()
+        if isinstance(node.op, (ast.Mult, ast.Div)) and (isinstance(left, Shifted) or isinstance(right, Shifted)):
+            # ``(x - m) / t``, ``-d / t``: scaled, still taken as bounded (as inline, see
+            # checks._bounded_exponent).
+            return Shifted()
         if isinstance(node.op, ast.Div):
             return self.divided(node, left, right, frame)
+        if isinstance(node.op, ast.Mult):
+            # ``-1.0 * x``: negated, as ``-x`` is (see _negated).
+            for factor, other in ((node.left, right), (node.right, left)):
+                if _negative_number(factor):
+                    return _negated(other)
+        if isinstance(node.op, ast.Add):
+            # ``1 + exp(z)``: exp(z) + exp(0), whose log is -log(sigmoid(-z)) written out.
+            for one, other in ((node.left, right), (node.right, left)):
+                if (isinstance(one, ast.Constant) and type(one.value) in (int, float) and one.value == 1
+                        and isinstance(other, ExpOf) and not other.summed):
+                    return replace(other, summed=True, plus_one=True)
         return UNKNOWN
 
     def divided(self, node: ast.AST, left: Value, right: Value, frame: Frame) -> Value:
         """``exp(x) / exp(x).sum()`` (or ``e /= e.sum()``): a hand-written softmax."""
         if isinstance(left, ExpOf) and isinstance(right, ExpOf):
-            if not left.summed and right.summed and left.arg_key == right.arg_key:
+            if not left.summed and right.summed and not right.plus_one and left.arg_key == right.arg_key:
                 return self.checks.hand_written_softmax(node, left, frame.file)
         return UNKNOWN
 
@@ -320,3 +338,22 @@ class Expressions:
         for method in inherited_rewalks(cls, self.attribute_stored_elsewhere):  # a base's, reading our literal
             self.summary(method, Instance(cls), (), ())
         cls.attrs_state = AttributesState.DONE
+
+
+def _negated(value: Value) -> Value:
+    """``-x``: of anything but raw logits (signed), what an exponent takes as bounded, as
+    ``x - m`` (Shifted): ``exp(-d)`` of a distance cannot overflow, also through a name
+    (``flipped = -d; exp(flipped)``), as checks._bounded_exponent reads ``exp(-d)``."""
+    if isinstance(value, Tensor) and value.kind is Kind.LOGITS:
+        return UNKNOWN
+    return Shifted()
+
+
+def _negative_number(node: ast.expr) -> bool:
+    sign = 1
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        node, sign = node.operand, -1
+    if not isinstance(node, ast.Constant):
+        return False
+    number = node.value
+    return isinstance(number, (int, float)) and not isinstance(number, bool) and sign * number < 0

@@ -162,6 +162,8 @@ class ExpOf(Value):
     origin: Origin
     unstable: bool  # the exponent is not shifted by its max
     summed: bool = False
+    # ``1 + exp(x)``: the sum of exp(x) and exp(0), whose log is -log(sigmoid(-x)) written out.
+    plus_one: bool = False
 
 
 @dataclass(frozen=True)
@@ -208,6 +210,9 @@ class Mapping(Value):
 
     items: tuple[tuple[object, Value], ...]
     sequence: bool = False
+    # Keys of a dict held on some paths only (``if self.exist: out.update(self.exist(x))``):
+    # a read that finds one gets its item, and ``.get(key, default)`` may get the default.
+    absent: frozenset[object] = frozenset()
 
     def values(self) -> list[Value]:
         return [v for _, v in self.items]
@@ -221,7 +226,8 @@ class Mapping(Value):
 
     def owned(self) -> Mapping:
         """This container with its tensors as the code holding it sees them (Tensor.own)."""
-        return Mapping(tuple((k, v.own() if isinstance(v, Tensor) else v) for k, v in self.items), self.sequence)
+        return Mapping(tuple((k, v.own() if isinstance(v, Tensor) else v) for k, v in self.items), self.sequence,
+                       self.absent)
 
     def extended(self, other: Value) -> Value:
         """This list followed by ``other`` when it is a known list too, else unknown."""
@@ -231,7 +237,8 @@ class Mapping(Value):
 
     def updated(self, other: Mapping) -> Mapping:
         keys = {k for k, _ in other.items}
-        return Mapping(tuple((k, v) for k, v in self.items if k not in keys) + other.items, self.sequence)
+        return Mapping(tuple((k, v) for k, v in self.items if k not in keys) + other.items, self.sequence,
+                       (self.absent - keys) | other.absent)
 
     def get(self, key: object) -> Value:
         for k, v in self.items:
@@ -464,6 +471,8 @@ def join(a: Value, b: Value, grown_lists: bool = True) -> Value:
         shorter, longer = (a, b) if len(a.items) <= len(b.items) else (b, a)
         if longer.items[:len(shorter.items)] == shorter.items:
             return longer
+    if isinstance(a, Mapping) and isinstance(b, Mapping) and not a.sequence and not b.sequence:
+        return _joined_dicts(a, b, grown_lists)
     if isinstance(a, TupleOf) and isinstance(b, TupleOf) and len(a.items) == len(b.items):
         return TupleOf(tuple(join(x, y) for x, y in zip(a.items, b.items)))
     if isinstance(a, LossFn) and isinstance(b, LossFn) and a.loss == b.loss and a.bound_args == b.bound_args:
@@ -474,6 +483,24 @@ def join(a: Value, b: Value, grown_lists: bool = True) -> Value:
     if members is None or len(members) > _MAX_MEMBERS:
         return UNKNOWN
     return OneOf(members)
+
+
+def _joined_dicts(a: Mapping, b: Mapping, grown_lists: bool) -> Value:
+    """Two dicts, one per path: each key's items joined; a key only one path holds is
+    held on some paths (``absent``): a read finding it gets that path's item."""
+    first, second = dict(a.items), dict(b.items)
+    keys = [*first, *(k for k in second if k not in first)]
+    if len(keys) > MAX_ITEMS:
+        return UNKNOWN
+    items: list[tuple[object, Value]] = []
+    absent = set(a.absent | b.absent)
+    for key in keys:
+        if key in first and key in second:
+            items.append((key, join(first[key], second[key], grown_lists)))
+        else:
+            items.append((key, first[key] if key in first else second[key]))
+            absent.add(key)
+    return Mapping(tuple(items), absent=frozenset(absent))
 
 
 def _is_object(value: Value) -> bool:

@@ -160,6 +160,9 @@ EXP_FUNCTIONS = frozenset({"torch.exp"})
 # hand-written softmax's denominator (``e.sum(dim=1)``).
 LOG_METHODS = frozenset({"log"})
 EXP_METHODS = frozenset({"exp"})
+# log(1 + x): of exp(z), the log of sigmoid(-z) written out (XG112).
+LOG1P_FUNCTIONS = frozenset({"torch.log1p"})
+LOG1P_METHODS = frozenset({"log1p"})
 SUM_METHODS = frozenset({"sum", "nansum"})
 SUM_FUNCTIONS = frozenset({"torch.sum"})
 # What bounds an exponent: torch's functions, and the tensor methods of those names
@@ -379,8 +382,8 @@ HOOK_RUNNERS: dict[str, dict[str, HookRun]] = {
 
 _NAMED_TABLES: tuple[Collection[str], ...] = (
     PRODUCER_FUNCTIONS, PRODUCER_LAYERS, PRESERVING_LAYERS, LOSS_FUNCTIONS, LOSS_CLASSES, SEQUENTIAL, MODULE_LIST,
-    MODULE_DICT, LOG_FUNCTIONS, EXP_FUNCTIONS, SUM_FUNCTIONS, TENSOR_FUNCTIONS, CONCATENATIONS, FILL_FUNCTIONS,
-    SCALAR_LOG_FUNCTIONS,
+    MODULE_DICT, LOG_FUNCTIONS, LOG1P_FUNCTIONS, EXP_FUNCTIONS, SUM_FUNCTIONS, TENSOR_FUNCTIONS, CONCATENATIONS,
+    FILL_FUNCTIONS, SCALAR_LOG_FUNCTIONS,
 )
 
 # The packages the trainers live in: a file using one imports (and so spells) its package.
