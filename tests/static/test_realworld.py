@@ -36,9 +36,6 @@ KNOWN_MISSES = {
     "104_lanfactory_cpn_eval_log_one_plus_exp": (
         "-log(1 + exp(-z)) of the last of a ModuleList filled in a loop under a test: z is no known layer output, "
         "and a negated exponent of an unknown value may be a distance (exp(-d) cannot overflow)"),
-    "118_e3tools_attention_exp_scatter_mean_norm": (
-        "the exps are normalised by their per-node mean from a project scatter helper (torch.scatter_reduce into "
-        "a zeros buffer, reduce a caller's literal \"mean\"), then indexed per edge: no sum of the exps is seen"),
     "119_effdet_focal_log1p_exp_modulator": (
         "log1p(exp(-x)), -log(sigmoid(x)) written out, of a parameter negated (flipped = -1.0 * logits): a "
         "negated exponent of an unknown value may be a distance (exp(-d) cannot overflow)"),

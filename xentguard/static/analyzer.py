@@ -159,7 +159,7 @@ class Analyzer(Expressions, Calls, RegistryReads):
         known = self._literal_parameters.get(fn)
         if known is not None:
             return known
-        tested = fn.facts.tested_parameters | fn.facts.keyed_parameters
+        tested = fn.facts.tested_parameters | fn.facts.keyed_parameters | fn.facts.torch_literal_parameters
         self._literal_parameters[fn] = tested  # a cycle of calls reads what is known so far
         found = set(tested)
         for param, callee_name, at in fn.facts.forwarded:

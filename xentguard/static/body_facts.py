@@ -79,6 +79,9 @@ class BodyFacts:
     # caller (``BACKENDS[backend]``, ``MODELS.get(name)``): a literal selects the entry, as
     # a tested parameter selects a branch.
     keyed_parameters: frozenset[str] = frozenset()
+    # Parameters handed on as they are to an argument of a torch call whose literal decides
+    # what is read of it (torch_api.LITERAL_ARGUMENTS: ``x.scatter_reduce(0, i, src, reduce)``).
+    torch_literal_parameters: frozenset[str] = frozenset()
 
     def reachable_names(self) -> frozenset[str]:
         """What the function mentions, with ``.__init__`` and ``super().m`` taken as any
@@ -138,6 +141,7 @@ def _compute(function: FunctionNode) -> BodyFacts:
     setting_roots: set[str] = set()
     first_tested: set[str] = set()
     keyed: set[str] = set()
+    torch_literals: set[str] = set()
 
     # Nodes of this function's own scope first, then those of nested scopes (lambdas,
     # nested functions and classes: they bind nothing here). Children are pushed inline
@@ -199,6 +203,8 @@ def _compute(function: FunctionNode) -> BodyFacts:
                             passes_to.add(func.id)
                     if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == first:
                         calls_on_first.add(func.attr)
+                    if local and isinstance(func, ast.Attribute) and func.attr in api.LITERAL_ARGUMENTS:
+                        torch_literals.update(_handed_at(node, *api.LITERAL_ARGUMENTS[func.attr], all_parameters))
                     if (local and isinstance(func, ast.Attribute) and func.attr == "get" and node.args
                             and type(node.args[0]) is ast.Name and node.args[0].id in all_parameters
                             and type(func.value) is ast.Name and func.value.id not in all_parameters):
@@ -271,7 +277,8 @@ def _compute(function: FunctionNode) -> BodyFacts:
                      frozenset(calls_on_first), frozenset(from_parameters), frozenset(otherwise),
                      frozenset(passes_to), setting_parameters, frozenset(first_tested),
                      tuple((p, callee, at) for p, callee, at in forwarded if p not in stored),
-                     frozenset(keyed - stored - declared_elsewhere))
+                     frozenset(keyed - stored - declared_elsewhere),
+                     frozenset(torch_literals - stored - declared_elsewhere))
 
 
 def _attributes_of(name: str, test: ast.expr) -> list[str]:
@@ -422,6 +429,13 @@ def literal_item_of(node: ast.Subscript) -> ast.Name | None:
             not isinstance(key.value, bool)):
         return node.value
     return None
+
+
+def _handed_at(call: ast.Call, positions: frozenset[int], keyword: str, parameters: set[str]) -> set[str]:
+    """The parameters ``call`` hands on as they are at one of ``positions`` or as ``keyword``."""
+    handed = [a for i, a in enumerate(call.args) if i in positions]
+    handed += [k.value for k in call.keywords if k.arg == keyword]
+    return {a.id for a in handed if type(a) is ast.Name and a.id in parameters}
 
 
 def _handed_parameter(argument: ast.expr) -> str | None:

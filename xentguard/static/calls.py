@@ -206,6 +206,10 @@ class Calls:
             return ExpOf(receiver.arg_key, receiver.origin, receiver.unstable, summed=True)
         if method in api.FRESH_BUFFER_METHODS or (isinstance(receiver, Fresh) and method in api.BUFFER_MOVES):
             return FRESH
+        reduction = api.SCATTER_REDUCTIONS.get(method)
+        if reduction is not None:
+            keywords = {k.arg: self.ev(k.value, frame) for k in node.keywords if k.arg in ("src", "reduce")}
+            return _scatter_reduced(reduction, args, keywords)
         source_at = api.SCATTER_SUMS.get(method)
         if source_at is not None and len(args) > source_at:
             source = args[source_at]
@@ -334,7 +338,9 @@ class Calls:
         positional = tuple(seen(v, a, bool(tested)) for v, a in zip(args[:spread], node.args[:spread]))
         keyword_nodes = {k.arg: k.value for k in node.keywords if k.arg is not None}
         named = tuple((k, seen(v, keyword_nodes[k], k in tested)) for k, v in kwargs if k in keyword_nodes)
-        named = tuple((k, v) for k, v in named if not isinstance(v, Unknown))
+        # An unknown passed for a parameter whose literal matters is unknown there, not the
+        # parameter's default (``scatter(exp, i, reduce=mode)`` may not reduce by "sum").
+        named = tuple((k, v) for k, v in named if not isinstance(v, Unknown) or k in tested)
         return positional, named, entries
 
     def call_torch(self, name: str, node: ast.Call, args: tuple[Value, ...],
@@ -410,6 +416,9 @@ class Calls:
             return EMPTY_TENSOR
         if name in api.CONCATENATIONS and args:
             return _joined(name, node, args[0], kwargs)
+        reduction = api.SCATTER_REDUCTIONS.get(name)
+        if reduction is not None:
+            return _scatter_reduced(reduction, args, dict(kwargs))
         choices = api.ELEMENTWISE_CHOICES.get(name)
         if choices is not None:
             return _chosen([args[at] for at in choices if at < len(args)], len(choices), kwargs)
@@ -607,6 +616,18 @@ def _with_settings(fn: FunctionInfo, bound_self: Value | None, node: ast.Call, a
 def _selects_branch(args: tuple[Value, ...], kwargs: tuple[tuple[str, Value], ...]) -> bool:
     """Whether a literal is passed: a constant, or a dict or list written out of them."""
     return any(isinstance(v, Const) or is_literal_container(v) for v in (*args, *(v for _, v in kwargs)))
+
+
+def _scatter_reduced(reduction: tuple[int, int], args: tuple[Value, ...], keywords: dict[str, Value]) -> Value:
+    """``torch.scatter_reduce(out, dim, index, src, reduce)``: of exps reduced by a sum or a
+    mean, their sums (a softmax's denominator); anything else, unknown."""
+    source_at, reduce_at = reduction
+    source = args[source_at] if len(args) > source_at else keywords.get("src", UNKNOWN)
+    reduce = args[reduce_at] if len(args) > reduce_at else keywords.get("reduce", UNKNOWN)
+    if isinstance(source, ExpOf) and not source.summed and isinstance(reduce, Const) and (
+            reduce.value in api.SUMMING_REDUCTIONS):
+        return replace(source, summed=True)
+    return UNKNOWN
 
 
 def _plus_one(value: Value) -> Value:

@@ -564,4 +564,5 @@ def informative(value: Value) -> bool:
         # log of an arbitrary tensor matters only as a target written at the loss call
         # (XG111); passing one on does not earn the callee a walk of its own.
         return value.kind is not Kind.LOGGED
-    return isinstance(value, (LossFn, Layer, Sequential, Instance, FunctionRef, ClassRef, OneOf))
+    # exps matter to the callee that sums or divides them (a scatter helper's denominator).
+    return isinstance(value, (LossFn, Layer, Sequential, Instance, FunctionRef, ClassRef, OneOf, ExpOf))

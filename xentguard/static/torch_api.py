@@ -148,6 +148,20 @@ BUFFER_MOVES = frozenset({"to", "type", "type_as", "cuda", "cpu", "float", "doub
                           "requires_grad_", "pin_memory"})
 # Methods that sum a source tensor into the receiver: position of the source argument.
 SCATTER_SUMS: dict[str, int] = {"scatter_add": 2, "scatter_add_": 2, "index_add": 2, "index_add_": 2}
+# Scatter reductions, which sum the source into the result for the reductions that sum (a
+# mean is a sum over a count): (position of the source, position of the reduction's name),
+# after the tensor a method is called on. ``scatter(exp, index, reduce="mean")`` of a
+# project helper handing its ``reduce`` on to one keeps the caller's literal (see
+# LITERAL_ARGUMENTS).
+SCATTER_REDUCTIONS: dict[str, tuple[int, int]] = {
+    "torch.scatter_reduce": (3, 4), "scatter_reduce": (2, 3), "scatter_reduce_": (2, 3)}
+SUMMING_REDUCTIONS = frozenset({"sum", "mean"})
+# Arguments of torch calls whose literal decides what the analysis reads of the call, by
+# the call's leaf name: (positions, keyword). A parameter handed on as it is to one keeps
+# its caller's literal (Analyzer.literal_parameters), whichever object the call is on.
+LITERAL_ARGUMENTS: dict[str, tuple[frozenset[int], str]] = {
+    leaf: (frozenset(at for name, (_, at) in SCATTER_REDUCTIONS.items() if name.rsplit(".", 1)[-1] == leaf), "reduce")
+    for leaf in {name.rsplit(".", 1)[-1] for name in SCATTER_REDUCTIONS}}
 
 LOG_FUNCTIONS = frozenset({"torch.log"})
 # The natural log of a Python number, and what fills a tensor with one number: the position
