@@ -31,6 +31,9 @@ _API_ATTRIBUTES = {
     *api.TENSOR_METHODS, *api.PRODUCER_METHODS, *api.SELF_RETURNING_METHODS, *api.TENSOR_ATTRIBUTES,
     *api.FRESH_BUFFER_METHODS, *api.SCATTER_SUMS, "forward", "training", "log", "exp", "sum", "nansum",
     "add_module", "register_module", "append", "extend", "update", "get", "values", "fit",
+    *api.PURE_STR_METHODS, *api.LOG1P_METHODS, *api.LITERAL_ARGUMENTS,
+    # A library's methods, read by name off the tables (``x.scatter_reduce(...)``).
+    *(name.rsplit(".", 1)[-1] for name in api.SCATTER_REDUCTIONS),
 }
 
 
