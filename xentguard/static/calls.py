@@ -123,7 +123,7 @@ class Calls:
                  kwargs: tuple[tuple[str, Value], ...], frame: Frame, discarded: bool) -> Value:
         func = node.func
         if isinstance(callee, Unknown) and receiver is not None and isinstance(func, ast.Attribute):
-            result = self.method_call(receiver, func.attr, node, args, frame)
+            result = self.method_call(receiver, func.attr, node, args, kwargs, frame)
             if isinstance(receiver, Mapping) and func.attr in api.CONTAINER_MUTATORS:
                 # ``outs.insert(0, det)``, ``outs.pop()``: the items are not where they were.
                 self.container_changed(func.value, _mutated(receiver, func.attr, node, args), frame)
@@ -152,16 +152,15 @@ class Calls:
                 tuple((k, passed(v, values[k]) if k in values else v) for k, v in kwargs))
 
     def method_call(self, receiver: Value, method: str, node: ast.Call, args: tuple[Value, ...],
-                    frame: Frame) -> Value:
+                    kwargs: tuple[tuple[str, Value], ...], frame: Frame) -> Value:
         """A method of a tensor, a module or a loss object (the callee itself is unknown)."""
         if isinstance(receiver, OneOf):
-            return map_members(receiver, lambda member: self.method_call(member, method, node, args, frame))
+            return map_members(receiver, lambda member: self.method_call(member, method, node, args, kwargs, frame))
         if isinstance(receiver, Cases):
             return map_cases(receiver, lambda key, member: self.method_call(
-                member, method, node, args, in_case(frame, receiver, key)))
+                member, method, node, args, kwargs, in_case(frame, receiver, key)))
         if isinstance(receiver, (LossFn, Layer, Sequential, Instance)):
             if method in api.INSTANCE_CALL_METHODS:
-                kwargs = tuple((k.arg, self.ev(k.value, frame)) for k in node.keywords if k.arg)
                 return self.call(receiver, node, args, kwargs, frame)
             if method in api.SELF_RETURNING_METHODS:
                 return receiver
@@ -195,7 +194,7 @@ class Calls:
             if filled is not None:
                 return filled
         if method in api.LOG1P_METHODS and isinstance(receiver, ExpOf):
-            return self.checks.log_of(_plus_one(receiver), node, frame.file, node.func.value,  # type: ignore[attr-defined]
+            return self.checks.log_of(receiver.plus_one_added(), node, frame.file, node.func.value,  # type: ignore[attr-defined]
                                       frame.scope)
         if method in api.LOG_METHODS:
             return self.checks.log_of(receiver, node, frame.file, node.func.value, frame.scope)  # type: ignore[attr-defined]
@@ -208,8 +207,7 @@ class Calls:
             return FRESH
         reduction = api.SCATTER_REDUCTIONS.get(method)
         if reduction is not None:
-            keywords = {k.arg: self.ev(k.value, frame) for k in node.keywords if k.arg in ("src", "reduce")}
-            return _scatter_reduced(reduction, args, keywords)
+            return _scatter_reduced(reduction, args, dict(kwargs))
         source_at = api.SCATTER_SUMS.get(method)
         if source_at is not None and len(args) > source_at:
             source = args[source_at]
@@ -401,7 +399,8 @@ class Calls:
         if name in api.LOG_FUNCTIONS and args:
             return self.checks.log_of(args[0], node, file, node.args[0], frame.scope)
         if name in api.LOG1P_FUNCTIONS and args:
-            return self.checks.log_of(_plus_one(args[0]), node, file, node.args[0], frame.scope)
+            plus_one = args[0].plus_one_added() if isinstance(args[0], ExpOf) else UNKNOWN
+            return self.checks.log_of(plus_one, node, file, node.args[0], frame.scope)
         if name in api.EXP_FUNCTIONS and args:
             return self.checks.exp_of(args[0], node, node.args[0], file, lambda n: self.ev(n, frame))
         if name in api.SUM_FUNCTIONS and args:
@@ -630,25 +629,15 @@ def _scatter_reduced(reduction: tuple[int, int], args: tuple[Value, ...], keywor
     return UNKNOWN
 
 
-def _plus_one(value: Value) -> Value:
-    """``1 + value`` as ``log1p`` sees it: of a lone ``exp(z)``, the sum of exp(z) and exp(0)."""
-    if isinstance(value, ExpOf) and not value.summed:
-        return replace(value, summed=True, plus_one=True)
-    return UNKNOWN
-
-
 def _items_of(container: Mapping | TupleOf) -> list[Value]:
     return container.values() if isinstance(container, Mapping) else list(container.items)
 
 
 def _items_entered(container: Mapping | TupleOf, entry: Entry) -> Value:
     """The container with its tensors marked as entered through ``entry`` (Tensor.entered)."""
-    def entered(value: Value) -> Value:
-        return value.entered(entry) if isinstance(value, Tensor) else value
-
     if isinstance(container, Mapping):
-        return Mapping(tuple((k, entered(v)) for k, v in container.items), container.sequence, container.absent)
-    return TupleOf(tuple(entered(v) for v in container.items))
+        return container.with_tensors(lambda t: t.entered(entry))
+    return TupleOf(tuple(t.entered(entry) if isinstance(t, Tensor) else t for t in container.items))
 
 
 def _left(result: Value, entries: set[Entry]) -> Value:
@@ -759,15 +748,11 @@ def _joined(name: str, node: ast.Call, pieces: Value, kwargs: tuple[tuple[str, V
 def _chosen(tensors: list[Value], expected: int, kwargs: tuple[tuple[str, Value], ...]) -> Value:
     """``torch.where(cond, a, b)``: a part of the kind ``a`` and ``b`` share (see
     ELEMENTWISE_CHOICES), else unknown."""
-    if len(tensors) != expected or kwargs or not all(isinstance(t, Tensor) for t in tensors):
-        return UNKNOWN
-    first = tensors[0]
-    assert isinstance(first, Tensor)
-    if any(t.kind is not first.kind for t in tensors if isinstance(t, Tensor)):
+    chosen = [t for t in tensors if isinstance(t, Tensor)]
+    if len(chosen) != expected or kwargs or any(t.kind is not chosen[0].kind for t in chosen):
         return UNKNOWN
     # A log of the choice stays finite only when every choice is bounded away from 0.
-    bounded = all(t.bounded for t in tensors if isinstance(t, Tensor))
-    return replace(first.part(), bounded=bounded) if first.bounded != bounded else first.part()
+    return replace(chosen[0].part(), bounded=all(t.bounded for t in chosen))
 
 
 def _unsqueezed_at(node: ast.Call, pieces: list[Value], dim: object) -> bool:

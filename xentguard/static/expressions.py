@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from xentguard.static import torch_api as api
@@ -238,9 +237,9 @@ class Expressions:
         if isinstance(node.op, ast.Add):
             # ``1 + exp(z)``: exp(z) + exp(0), whose log is -log(sigmoid(-z)) written out.
             for one, other in ((node.left, right), (node.right, left)):
-                if (isinstance(one, ast.Constant) and type(one.value) in (int, float) and one.value == 1
-                        and isinstance(other, ExpOf) and not other.summed):
-                    return replace(other, summed=True, plus_one=True)
+                if isinstance(one, ast.Constant) and type(one.value) in (int, float) and one.value == 1 and (
+                        isinstance(other, ExpOf)):
+                    return other.plus_one_added()
         return UNKNOWN
 
     def divided(self, node: ast.AST, left: Value, right: Value, frame: Frame) -> Value:

@@ -165,6 +165,10 @@ class ExpOf(Value):
     # ``1 + exp(x)``: the sum of exp(x) and exp(0), whose log is -log(sigmoid(-x)) written out.
     plus_one: bool = False
 
+    def plus_one_added(self) -> Value:
+        """``1 + exp(x)`` (or what ``log1p`` adds): of a lone exp, its sum with exp(0)."""
+        return replace(self, summed=True, plus_one=True) if not self.summed else UNKNOWN
+
 
 @dataclass(frozen=True)
 class LogScalar(Value):
@@ -226,7 +230,11 @@ class Mapping(Value):
 
     def owned(self) -> Mapping:
         """This container with its tensors as the code holding it sees them (Tensor.own)."""
-        return Mapping(tuple((k, v.own() if isinstance(v, Tensor) else v) for k, v in self.items), self.sequence,
+        return self.with_tensors(Tensor.own)
+
+    def with_tensors(self, change: Callable[[Tensor], Tensor]) -> Mapping:
+        """This container with ``change`` applied to each of its tensors."""
+        return Mapping(tuple((k, change(v) if isinstance(v, Tensor) else v) for k, v in self.items), self.sequence,
                        self.absent)
 
     def extended(self, other: Value) -> Value:
