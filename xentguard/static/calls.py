@@ -13,6 +13,7 @@ from xentguard.static.kinds import (
     EMPTY_TENSOR,
     FRESH,
     MAX_ITEMS,
+    SIGNED,
     TORCH_LOSS_ARGUMENTS,
     UNKNOWN,
     Binding,
@@ -35,6 +36,7 @@ from xentguard.static.kinds import (
     Ref,
     Sequential,
     Shifted,
+    Signed,
     Super,
     Tensor,
     TupleOf,
@@ -183,7 +185,7 @@ class Calls:
             if method == "values" and not receiver.sequence:
                 return Mapping(tuple(enumerate(receiver.values())), sequence=True)
             return UNKNOWN
-        if not isinstance(receiver, (Tensor, Unknown, ExpOf, Shifted, Fresh)):
+        if not isinstance(receiver, (Tensor, Unknown, ExpOf, Shifted, Fresh, Signed)):
             return UNKNOWN
         kind = api.PRODUCER_METHODS.get(method)
         if kind is not None:
@@ -229,6 +231,7 @@ class Calls:
             return self.call_torch(api.canonical(callee.qualname), node, args, kwargs, frame)
         if isinstance(callee, LossFn):
             self.checks.loss_call(callee, node, args, kwargs, frame)
+            _handed_logits(callee, node, args, kwargs, frame)
             return UNKNOWN
         if isinstance(callee, Layer):
             if callee.produces is not None:
@@ -353,6 +356,7 @@ class Calls:
         if loss is not None:
             fn = LossFn(loss, file.short(node.func), None)
             self.checks.loss_call(fn, node, args, kwargs, frame)
+            _handed_logits(fn, node, args, kwargs, frame)
             return UNKNOWN
         kind = api.PRODUCER_LAYERS.get(name)
         if kind is not None:
@@ -818,4 +822,21 @@ def _partial(node: ast.Call, args: tuple[Value, ...], kwargs: tuple[tuple[str, V
         return UNKNOWN
     return LossFn(loss.loss, loss.spelled, loss.origin, loss.bound_args + len(args) - 1)
 
+
+def _handed_logits(loss: LossFn, node: ast.Call, args: tuple[Value, ...], kwargs: tuple[tuple[str, Value], ...],
+                   frame: Frame) -> None:
+    """After ``F.binary_cross_entropy_with_logits(z, y)``, a local ``z`` of unknown origin is
+    what this code treats as raw logits (kinds.Signed): ``exp(-z)`` of it overflows. Only a
+    name this function binds, bound to nothing known, and only from here on in this path
+    (a branch that did not pass it joins back to unknown)."""
+    if loss.loss not in api.LOGITS_INPUT_LOSSES or loss.bound_args:
+        return
+    input_node, value = argument(node, args, kwargs, *loss.arguments[0])
+    if type(input_node) is not ast.Name or type(value) is not Unknown:
+        return
+    name = input_node.id
+    scope = frame.scope
+    binding = scope.bindings.get(name)
+    if name in scope.local_names and binding is not None and type(binding.value) is Unknown:
+        scope.bind(name, Binding(SIGNED, binding.source, binding.assign))
 

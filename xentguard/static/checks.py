@@ -28,6 +28,7 @@ from xentguard.static.kinds import (
     Origin,
     Ref,
     Shifted,
+    Signed,
     Tensor,
     Unbound,
     Unknown,
@@ -292,7 +293,7 @@ class Checks:
                 return UNKNOWN  # probabilities, sigmoid output: in [0, 1], exp cannot overflow
             # A layer's raw output is unbounded: its exp overflows as any value's does.
         # Raw logits are signed: negating them bounds nothing (exp(-z) overflows for z << 0).
-        signed = isinstance(value, Tensor) or (
+        signed = isinstance(value, (Tensor, Signed)) or (
             isinstance(arg, ast.UnaryOp) and isinstance(arg.op, ast.USub) and _is_logits(resolve(arg.operand)))
         shifted = isinstance(value, Shifted) or isinstance(arg, ast.Constant) or _bounded_exponent(
             arg, resolve, negation_bounds=not signed)

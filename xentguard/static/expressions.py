@@ -9,6 +9,7 @@ from xentguard.static import torch_api as api
 from xentguard.static.inherited import inherited_rewalks
 from xentguard.static.kinds import (
     NONE,
+    SIGNED,
     UNKNOWN,
     Cases,
     ClassRef,
@@ -24,6 +25,7 @@ from xentguard.static.kinds import (
     OneOf,
     Ref,
     Shifted,
+    Signed,
     Super,
     Tensor,
     TupleOf,
@@ -223,17 +225,18 @@ class Expressions:
                 return right.with_kind_of(Kind.SIGMOID, right.origin.through("1 - sigmoid", frame.file.path,
                                                                             *frame.file.start(node)))
             return Shifted()
+        if isinstance(node.op, ast.Mult):
+            # ``-1.0 * x``: negated, as ``-x`` is (see _negated). Before the scaling below,
+            # which would take the literal ``-1.0`` itself for a negated value.
+            for factor, other in ((node.left, right), (node.right, left)):
+                if _negative_number(factor):
+                    return _negated(other)
         if isinstance(node.op, (ast.Mult, ast.Div)) and (isinstance(left, Shifted) or isinstance(right, Shifted)):
             # ``(x - m) / t``, ``-d / t``: scaled, still taken as bounded (as inline, see
             # checks._bounded_exponent).
             return Shifted()
         if isinstance(node.op, ast.Div):
             return self.divided(node, left, right, frame)
-        if isinstance(node.op, ast.Mult):
-            # ``-1.0 * x``: negated, as ``-x`` is (see _negated).
-            for factor, other in ((node.left, right), (node.right, left)):
-                if _negative_number(factor):
-                    return _negated(other)
         if isinstance(node.op, ast.Add):
             # ``1 + exp(z)``: exp(z) + exp(0), whose log is -log(sigmoid(-z)) written out.
             for one, other in ((node.left, right), (node.right, left)):
@@ -340,11 +343,13 @@ class Expressions:
 
 
 def _negated(value: Value) -> Value:
-    """``-x``: of anything but raw logits (signed), what an exponent takes as bounded, as
+    """``-x``: of anything but raw logits (signed, see kinds.Signed), what an exponent takes as bounded, as
     ``x - m`` (Shifted): ``exp(-d)`` of a distance cannot overflow, also through a name
     (``flipped = -d; exp(flipped)``), as checks._bounded_exponent reads ``exp(-d)``."""
     if isinstance(value, Tensor) and value.kind is Kind.LOGITS:
         return UNKNOWN
+    if isinstance(value, Signed):
+        return SIGNED  # ``-z`` of scores handed to a logits loss: as signed as z
     return Shifted()
 
 

@@ -198,6 +198,17 @@ class Shifted(Value):
 
 
 @dataclass(frozen=True)
+class Signed(Value):
+    """A value of unknown origin that the code itself hands to a loss as raw logits
+    (``F.binary_cross_entropy_with_logits(z, y)``, see torch_api.LOGITS_INPUT_LOSSES):
+    signed and unbounded, so its negation bounds nothing and ``exp(-z)`` overflows for
+    z << 0. Only exponents read it; it is no tensor kind a loss rule could report."""
+
+
+SIGNED = Signed()
+
+
+@dataclass(frozen=True)
 class TupleOf(Value):
     items: tuple[Value, ...]
 

@@ -285,6 +285,12 @@ LOSS_RULES: dict[str, dict[Kind, str]] = {
 # kl_div's log_target=True is the one explicit exception.
 LOG_SPACE_TARGET_LOSSES = frozenset({"kl_div", "cross_entropy"})
 
+# Losses whose input is raw logits and nothing else: they apply sigmoid themselves, so a
+# value of unknown origin the code hands them is taken as signed, unbounded scores from
+# there on (kinds.Signed: ``-z`` of it bounds no exponent). cross_entropy is not here: its
+# input may as well be log-probabilities (log_softmax is idempotent), which are bounded.
+LOGITS_INPUT_LOSSES = frozenset({"binary_cross_entropy_with_logits"})
+
 # torch.nn.modules.loss.CrossEntropyLoss and friends are the same classes.
 _SUBMODULE = re.compile(r"^torch\.nn\.modules\.[a-z_]+\.")
 
