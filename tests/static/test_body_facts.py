@@ -120,3 +120,19 @@ def test_setting_parameters_are_the_tested_parameters_and_roots_of_tested_attrib
     )
     assert found.setting_parameters == {"opts", "flag", "cfg"}
     assert found.tested_parameters == {"flag", "out"}
+
+
+def test_handed_parameters_are_those_passed_as_they_are_to_any_call() -> None:
+    found = facts(
+        """
+        def main(args, loader, model, rebound, unused):
+            net = trainer.get_model(args).to(args.device)
+            run(loader, epochs=model)
+            rebound = make()
+            use(rebound, args.lr, loader.dataset)
+
+            def inner():
+                return unused
+        """
+    )
+    assert found.handed_parameters == {"args", "loader", "model"}

@@ -223,6 +223,26 @@ def test_a_loss_is_followed_through_named_and_star_re_exports(tmp_path: Path) ->
     assert relevant("from starred import tidy\n")
 
 
+def test_a_module_imported_whole_counts_when_it_imports_a_loss_through_any_chain(tmp_path: Path) -> None:
+    # ``from src import trainer`` in a script: trainer spells no loss, but reaches one
+    # through ``from .criterion import get_criterion`` (fixtures/realworld/bugs/105).
+    from xentguard.static.project import Project
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "__init__.py").write_text("")
+    (src / "criterion.py").write_text("import torch.nn as nn\n\ndef get(p, y):\n    return nn.NLLLoss()(p, y)\n")
+    (src / "trainer.py").write_text("from .criterion import get\n\ndef step(p, y):\n    return get(p, y)\n")
+    (src / "meters.py").write_text("import os\n\ndef mean(xs):\n    return sum(xs) / len(xs)\n")
+    (src / "logs.py").write_text("from . import meters\n")
+    project = Project(str(tmp_path))
+    for name, source, expected in (("run_a.py", "from src import trainer\n", True),
+                                   ("run_b.py", "import src.trainer\n", True),
+                                   ("run_c.py", "from src import logs\n", False)):
+        (tmp_path / name).write_text(source)
+        assert project.imports_relevant_module(str(tmp_path / name), source) is expected, name
+
+
 def test_a_project_package_whose_name_starts_with_torch_is_the_projects(tmp_path: Path) -> None:
     # ``import torchkit.heads`` in a project whose namespace package (no __init__.py) is
     # torchkit: the project's module, not torch's (only ``torch`` and ``torch.*`` are).

@@ -36,9 +36,6 @@ KNOWN_MISSES = {
     "104_lanfactory_cpn_eval_log_one_plus_exp": (
         "-log(1 + exp(-z)) of the last of a ModuleList filled in a loop under a test: z is no known layer output, "
         "and a negated exponent of an unknown value may be a distance (exp(-d) cannot overflow)"),
-    "105_dkt_lastquery_sigmoid_activation_bce_logits": (
-        "the model is one of two picked by args.model, and the default one returns logits: no claim; the "
-        "BCEWithLogitsLoss is also built inside a criterion helper of another module"),
 }
 
 BUGS = cases("bugs")

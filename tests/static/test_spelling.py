@@ -34,6 +34,7 @@ _API_ATTRIBUTES = {
     *api.PURE_STR_METHODS, *api.LOG1P_METHODS, *api.LITERAL_ARGUMENTS,
     # A library's methods, read by name off the tables (``x.scatter_reduce(...)``).
     *(name.rsplit(".", 1)[-1] for name in api.SCATTER_REDUCTIONS),
+    *(method for methods in api.SETTINGS_PARSERS.values() for method in methods),
 }
 
 

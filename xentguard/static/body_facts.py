@@ -82,6 +82,10 @@ class BodyFacts:
     # Parameters handed on as they are to an argument of a torch call whose literal decides
     # what is read of it (torch_api.LITERAL_ARGUMENTS: ``x.scatter_reduce(0, i, src, reduce)``).
     torch_literal_parameters: frozenset[str] = frozenset()
+    # Parameters handed on as they are to any call (``train(loader, model, args)``,
+    # ``trainer.get_model(args)``), never rebound: a parser's settings passed for one may
+    # reach a test in a callee (Calls.call_function).
+    handed_parameters: frozenset[str] = frozenset()
 
     def reachable_names(self) -> frozenset[str]:
         """What the function mentions, with ``.__init__`` and ``super().m`` taken as any
@@ -142,6 +146,7 @@ def _compute(function: FunctionNode) -> BodyFacts:
     first_tested: set[str] = set()
     keyed: set[str] = set()
     torch_literals: set[str] = set()
+    handed_on: set[str] = set()
 
     # Nodes of this function's own scope first, then those of nested scopes (lambdas,
     # nested functions and classes: they bind nothing here). Children are pushed inline
@@ -186,6 +191,10 @@ def _compute(function: FunctionNode) -> BodyFacts:
                             assigns_attributes = True
                         elif func.attr == "forward":
                             func = func.value
+                    if local:
+                        handed_on.update(a.id for a in node.args if type(a) is ast.Name and a.id in all_parameters)
+                        handed_on.update(k.value.id for k in node.keywords
+                                      if type(k.value) is ast.Name and k.value.id in all_parameters)
                     if isinstance(func, ast.Name):
                         if func.id in callable_params:
                             calls_parameters = True
@@ -278,7 +287,8 @@ def _compute(function: FunctionNode) -> BodyFacts:
                      frozenset(passes_to), setting_parameters, frozenset(first_tested),
                      tuple((p, callee, at) for p, callee, at in forwarded if p not in stored),
                      frozenset(keyed - stored - declared_elsewhere),
-                     frozenset(torch_literals - stored - declared_elsewhere))
+                     frozenset(torch_literals - stored - declared_elsewhere),
+                     frozenset(handed_on - stored - declared_elsewhere))
 
 
 def _attributes_of(name: str, test: ast.expr) -> list[str]:

@@ -35,6 +35,8 @@ from xentguard.static.kinds import (
     Origin,
     Ref,
     Sequential,
+    SettingRoot,
+    SettingsParser,
     Shifted,
     Signed,
     Super,
@@ -185,6 +187,8 @@ class Calls:
             if method == "values" and not receiver.sequence:
                 return Mapping(tuple(enumerate(receiver.values())), sequence=True)
             return UNKNOWN
+        if isinstance(receiver, SettingsParser):
+            return _parsed_settings(receiver, method, node, frame.file)
         if not isinstance(receiver, (Tensor, Unknown, ExpOf, Shifted, Fresh, Signed)):
             return UNKNOWN
         kind = api.PRODUCER_METHODS.get(method)
@@ -283,7 +287,8 @@ class Calls:
                       kwargs: tuple[tuple[str, Value], ...], frame: Frame, discarded: bool = False) -> Value:
         """A user function: its summary for these arguments. Findings made only because of
         what this call passes name the call."""
-        passes_kind = any(informative(v) for v in args) or any(informative(v) for _, v in kwargs)
+        passes_kind = any(informative(v) for v in args) or any(informative(v) for _, v in kwargs) or (
+            _passes_settings(callee.fn, callee.bound_self, args, kwargs))
         set_from_outside = isinstance(callee.bound_self, Instance) and callee.bound_self.cls.informed_from_outside
         if discarded and not passes_kind and not set_from_outside and not self.worth_walking(callee.fn):
             # Nothing of this walk could be seen: the value is unused, nothing informative is
@@ -325,6 +330,8 @@ class Calls:
                 return value.entered(entry)
             if isinstance(value, Const):
                 return value if keep_literal else UNKNOWN
+            if type(value) is SettingRoot:
+                return value  # a parser's settings (see _passes_settings)
             if is_literal_container(value):
                 return value if keep_literal and own_container(arg, frame.fn) else UNKNOWN
             if isinstance(value, (Mapping, TupleOf)) and any(isinstance(v, Tensor) for v in _items_of(value)):
@@ -385,6 +392,8 @@ class Calls:
             return first if isinstance(first, Mapping) and not first.sequence else UNKNOWN
         if name in api.HOOK_RUNNERS:
             return HookRunner(name)
+        if name in api.SETTINGS_PARSERS:
+            return SettingsParser(name)
         trainer = api.TRAINERS.get(name)
         if trainer is not None:
             self.trainer_call(trainer, node, args, kwargs, frame)
@@ -614,6 +623,36 @@ def _with_settings(fn: FunctionInfo, bound_self: Value | None, node: ast.Call, a
     added = tuple((k.arg, root) for k in node.keywords
                   if k.arg in wanted and k.arg not in named and (root := setting_root(k.value, frame)) is not None)
     return tuple(positional), kwargs + added
+
+
+def _parsed_settings(parser: SettingsParser, method: str, node: ast.Call, file: SourceFile) -> Value:
+    """What a parser's method returns: the settings the command line holds, read where this
+    call is (its position is the settings' name), when no argument list or namespace is
+    passed (``parser.parse_args(["--model", "a"])`` fixes them instead); unknown else."""
+    methods = api.SETTINGS_PARSERS[parser.qualname]
+    if method not in methods or node.args or node.keywords:
+        return UNKNOWN
+    line, col = file.start(node)
+    subject = f"<settings parsed at {file.path}:{line}:{col}>"
+    at = methods[method]
+    if at is None:
+        return SettingRoot(subject, file.short(node))
+    items: list[Value] = [UNKNOWN, UNKNOWN]  # every such method returns ``(namespace, extras)``
+    items[at] = SettingRoot(subject, f"{file.short(node)}[{at}]")
+    return TupleOf(tuple(items))
+
+
+def _passes_settings(fn: FunctionInfo, bound_self: Value | None, args: tuple[Value, ...],
+                     kwargs: tuple[tuple[str, Value], ...]) -> bool:
+    """Whether a parser's settings are passed for a parameter the callee tests a setting of
+    or hands on to a call (``main(parse_args())`` into ``def main(args): get_model(args)``):
+    a walk of its own, where the tests read their cases (kinds.Cases)."""
+    used = fn.facts.setting_parameters | fn.facts.handed_parameters
+    if not used:
+        return False
+    params = fn.params[1:] if bound_self is not None and fn.params else fn.params
+    return any(type(v) is SettingRoot and p.arg in used for p, v in zip(params, args)) or any(
+        type(v) is SettingRoot and k in used for k, v in kwargs)
 
 
 def _selects_branch(args: tuple[Value, ...], kwargs: tuple[tuple[str, Value], ...]) -> bool:

@@ -24,6 +24,7 @@ from xentguard.static.kinds import (
     Mapping,
     OneOf,
     Ref,
+    SettingRoot,
     Shifted,
     Signed,
     Super,
@@ -277,6 +278,10 @@ class Expressions:
             return value if value is not None else UNKNOWN
         if isinstance(base, Tensor) and attr in api.TENSOR_ATTRIBUTES:
             return base
+        if type(base) is SettingRoot:
+            # ``kind = args.unet_type``: one of the settings (subject as syntax.setting_root
+            # spells ``args.unet_type`` over a parameter holding ``args``).
+            return SettingRoot(f"Attribute(value={base.subject}, attr={attr!r}, ctx=Load())", f"{base.shown}.{attr}")
         return UNKNOWN
 
     def super_attribute(self, sup: Super, attr: str, frame: Frame) -> Value:

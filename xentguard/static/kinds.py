@@ -78,12 +78,24 @@ class SettingRoot(Unknown):
     parameter the callee tests (``loss_fn(out, y, args)`` into ``def loss_fn(out, y,
     opts)``): there, ``opts.loss == "nll"`` is a test of ``args.loss``, and a value chosen
     by that setting reads the case the test selects. Unknown in every other respect.
+    What a command-line parser returns is one too, wherever it is read (``args =
+    parser.parse_args()`` in ``main``), and so is each of its attributes (``args.model``).
 
-    ``subject`` is the caller's expression (``args``) as ``ast.dump``, ``shown`` as written.
+    ``subject`` is the caller's expression (``args``) as ``ast.dump`` (for a parser's
+    result, a name no source can spell: where it was parsed), ``shown`` as written.
     """
 
     subject: str
     shown: str
+
+
+@dataclass(frozen=True)
+class SettingsParser(Unknown):
+    """A command-line parser (``argparse.ArgumentParser()``; ``qualname`` is its key in
+    ``torch_api.SETTINGS_PARSERS``): what its ``parse_args()`` returns is a
+    :class:`SettingRoot`."""
+
+    qualname: str
 
 
 @dataclass(frozen=True)

@@ -423,24 +423,53 @@ class Project:
         return self.text_facts(path, text).statements
 
     def _find_imported_loss(self, path: str, source: str) -> bool:
+        """Whether a name this module imports is defined where a loss is spelled (see
+        _name_relevant), or a module it imports whole spells a loss or imports one, through
+        any chain of such modules (``main(parse_args())`` in a script whose ``trainer``
+        module reaches a loss only through its own ``from .criterion import
+        get_criterion``): breadth first, stopped by a module whose answer is known."""
+        seen = {os.path.abspath(path)}
+        queue = [(path, source)]
+        while queue:
+            here, text = queue.pop(0)
+            whole, named = self._imported_modules(here, text)
+            if any(self._name_relevant(target, name) for target, name in named):
+                return True
+            for target in whole:
+                if target in seen:
+                    continue
+                seen.add(target)
+                known = self._imports_loss_cache.get(target)
+                if known is False:
+                    continue  # nothing it reaches spells a loss
+                if known or self._mentions_loss(target):
+                    return True
+                queue.append((target, self._text(target)))
+        return False
+
+    def _imported_modules(self, path: str, source: str) -> tuple[list[str], list[tuple[str, str]]]:
+        """The project modules ``source`` imports whole (``import pkg.mod``, ``from pkg
+        import mod``), as absolute paths, and the (module, name) pairs it imports by name
+        (``from .losses import make_loss``), in the text's order."""
+        whole: list[str] = []
+        named: list[tuple[str, str]] = []
         for statement, module, level in self._statements(path, source):
             if level == 0 and (is_torch(module) or not module):
                 continue
             names = _imported_words(statement)
             target = self._module_path(path, module, level)
             if target is not None:
-                if names is None:  # ``import pkg.mod``: the module itself
-                    if self._mentions_loss(target):
-                        return True
-                elif any(self._name_relevant(target, name) for name in names):
-                    return True
+                if names is None:
+                    whole.append(target)
+                else:
+                    named.extend((target, name) for name in names)
             if target is not None and os.path.basename(target) != "__init__.py":
                 continue  # only a package has submodules
             for name in names or ():  # ``from pkg import losses``: a submodule
-                found = self._module_path(path, f"{module}.{name}" if module else name, level)
-                if found is not None and self._mentions_loss(found):
-                    return True
-        return False
+                submodule = self._module_path(path, f"{module}.{name}" if module else name, level)
+                if submodule is not None:
+                    whole.append(submodule)
+        return whole, named
 
     def imported_name_consumes(self, importer: SourceFile, module: str, level: int, name: str) -> bool:
         """Whether ``name`` imported from the project module ``module`` may reach a loss, a

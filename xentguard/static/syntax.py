@@ -116,19 +116,19 @@ def setting_test(test: ast.expr, frame: Frame) -> tuple[Fact, str] | None:
 
 def setting_root(expr: ast.expr, frame: Frame) -> SettingRoot | None:
     """What a caller's argument is as a holder of module-level settings: a name that is not
-    local to the walk, or attributes of one (``args``, ``cfg.train``), or of a parameter
-    that holds settings itself; None for anything else."""
+    local to the walk, or attributes of one (``args``, ``cfg.train``), or of a name that
+    holds settings itself (a parameter, a parser's result); None for anything else."""
     root = attribute_root(expr)
     if not isinstance(root, ast.Name):
         return None
-    if frame.fn is not None and root.id in frame.fn.local_names:
-        passed = frame.scope.value(root.id)
-        if not isinstance(passed, SettingRoot):
-            return None
-        # The caller's settings, written the caller's way: ``opts.loss`` is ``args.loss``.
-        # ``root`` occurs once in the dump of an attribute chain over it.
+    passed = frame.scope.value(root.id)
+    if isinstance(passed, SettingRoot):
+        # The caller's settings (or a parser's), written the caller's way: ``opts.loss`` is
+        # ``args.loss``. ``root`` occurs once in the dump of an attribute chain over it.
         return SettingRoot(ast.dump(expr).replace(ast.dump(root), passed.subject, 1),
                            passed.shown + ast.unparse(expr)[len(root.id):])
+    if frame.fn is not None and root.id in frame.fn.local_names:
+        return None
     return SettingRoot(ast.dump(expr), ast.unparse(expr))
 
 
@@ -212,7 +212,19 @@ def _block(items: list[object], under: bool) -> list[tuple[ast.AST, bool]]:
     return found
 
 
+def runs_as_script(test: ast.expr) -> bool:
+    """``__name__ == "__main__"``: true when the module runs as the program, which is no
+    setting a user chooses (a script's block calling ``main()`` is the program's run)."""
+    if not (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq)):
+        return False
+    sides = (test.left, test.comparators[0])
+    return any(isinstance(a, ast.Name) and a.id == "__name__" and isinstance(b, ast.Constant) and b.value == "__main__"
+               for a, b in (sides, sides[::-1]))
+
+
 def _setting_shaped(test: ast.expr) -> bool:
+    if runs_as_script(test):
+        return False
     tested = tested_subject(test)
     return tested is not None and isinstance(tested[1], ast.Name)
 
@@ -285,6 +297,8 @@ def branch_taken(test: ast.expr, frame: Frame) -> str | None:
     branch = training_branch(test)
     if branch is not None:
         return branch
+    if frame.fn is None and runs_as_script(test):
+        return "body"  # the module is walked as the program it is: run, not imported
     if not frame.literals or frame.fn is None:
         return None
     truth = _truth(test, frame, frame.fn.facts.tested_parameters)

@@ -128,6 +128,20 @@ PARTIAL = frozenset({"functools.partial"})
 # handed to each client of a federated round).
 COPIES = frozenset({"copy.deepcopy", "copy.copy"})
 
+# Command-line parsers: the methods that read the run's settings from the command line, by
+# where the namespace is in what they return (None: it is the result; 0: its first item).
+# Read from the command line (no argument list passed), the settings are the user's to
+# choose: a value picked by one of them is a case of it (kinds.Cases), as for a module-level
+# ``args``.
+SETTINGS_PARSERS: dict[str, dict[str, int | None]] = {
+    "argparse.ArgumentParser": {
+        "parse_args": None,
+        "parse_intermixed_args": None,
+        "parse_known_args": 0,
+        "parse_known_intermixed_args": 0,
+    },
+}
+
 # New buffers, filled later (a hand-written softmax writes exp values into one).
 FRESH_BUFFERS = frozenset({"torch.zeros", "torch.empty", "torch.zeros_like", "torch.empty_like"})
 FRESH_BUFFER_METHODS = frozenset({"new_zeros", "new_empty"})
