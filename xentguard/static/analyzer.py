@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import re
+from dataclasses import dataclass
 from typing import Callable
 
 from xentguard.static import torch_api as api
@@ -47,6 +48,7 @@ from xentguard.static.kinds import (
     Unbound,
     Unknown,
     Value,
+    cases,
     join,
     join_all,
     map_cases,
@@ -93,6 +95,16 @@ AttributeReads = dict[tuple[ClassInfo, str], "Value | None"]
 _MAX_REWALKS = 2
 
 
+@dataclass(frozen=True)
+class _Conditional(Value):
+    """A return under tests of settings (``facts``; ``unnamed``: or of a test naming none):
+    only in a function's own list of returns, which _returned reads."""
+
+    value: Value
+    facts: tuple[Fact, ...]
+    unnamed: bool
+
+
 class Analyzer(Expressions, Calls, RegistryReads):
     def __init__(
         self,
@@ -115,6 +127,7 @@ class Analyzer(Expressions, Calls, RegistryReads):
         self.init_registries(registry_files)
         # key -> (result, the attributes the walk read: (class, name) -> what it read).
         self._summaries: dict[tuple[object, ...], tuple[Value, AttributeReads]] = {}
+        self._setting_shown: dict[str, str] = {}  # a setting's subject -> how a test wrote it
         # Whether an instance's construction flags hold (see _flagged_summary): asked once.
         self._flag_verdicts: dict[Instance, bool] = {}
         self._literal_parameters: dict[FunctionInfo, frozenset[str]] = {}  # see literal_parameters
@@ -443,7 +456,40 @@ class Analyzer(Expressions, Calls, RegistryReads):
         if isinstance(node, ast.Lambda):
             return self.ev(node.body, frame)
         self.walk_body(node.body, frame)
-        return join_all(frame.returns)
+        return self._returned(frame.returns, facts)
+
+    def _returned(self, returns: list[Value], entry: tuple[Fact, ...]) -> Value:
+        """What a function returns: its returns joined, or, when every return is under tests
+        of one setting only (``if opts.arch == "log": return A()`` ... ``return B()``), the
+        cases of that setting, as an ``if`` assigning in each branch makes them."""
+        if not any(isinstance(r, _Conditional) for r in returns):
+            return join_all(returns)
+        values = [r.value if isinstance(r, _Conditional) else r for r in returns]
+        subject: str | None = None
+        chosen: dict[object, Value] = {}
+        otherwise: list[Value] = []
+        excluded: list[set[object]] = []  # the settings each of ``otherwise`` is known not to be
+        for r in returns:
+            if not isinstance(r, _Conditional) or r.unnamed:
+                return join_all(values)  # unconditional, or under a test naming no setting
+            extra = r.facts[len(entry):]
+            if not extra or any(f[0] != extra[0][0] for f in extra) or subject not in (None, extra[0][0]):
+                return join_all(values)  # under the caller's tests only, or of another setting
+            subject = extra[0][0]
+            keys = [key for _, key, holds in extra if holds]
+            if len(keys) > 1:
+                return join_all(values)
+            if keys:
+                chosen[keys[0]] = join(chosen[keys[0]], r.value) if keys[0] in chosen else r.value
+            else:
+                otherwise.append(r.value)
+                excluded.append({key for _, key, _ in extra})
+        shown = self._setting_shown.get(subject) if subject is not None else None
+        if subject is None or shown is None or not otherwise:  # no return for the others: falls off the end
+            return join_all(values)
+        if any(not set(chosen) <= keys for keys in excluded):
+            return join_all(values)  # a return reached before some case's test: order decides
+        return cases(subject, shown, tuple(chosen.items()), join_all(otherwise))
 
     # -------------------------------------------------------------- statements
     def walk_body(self, body: list[ast.stmt], frame: Frame) -> bool:
@@ -477,7 +523,9 @@ class Analyzer(Expressions, Calls, RegistryReads):
         elif isinstance(stmt, ast.Return):
             value = self.ev(stmt.value, frame) if stmt.value is not None else UNKNOWN
             if not frame.eval_only:
-                frame.returns.append(value)
+                # Under tests of settings, with the facts they state (see _returned).
+                frame.returns.append(_Conditional(value, frame.facts, frame.unnamed_setting)
+                                     if frame.facts or frame.unnamed_setting else value)
             return True
         elif isinstance(stmt, ast.If):
             return self.walk_if(stmt, frame)
@@ -528,6 +576,8 @@ class Analyzer(Expressions, Calls, RegistryReads):
         train_path = training_branch(stmt.test)
         setting = setting_test(stmt.test, frame) if train_path is None else None
         fact = setting[0] if setting is not None else None
+        if setting is not None:
+            self._setting_shown[setting[0][0]] = setting[1]
         unnamed = setting is None and train_path is None  # a test naming no known setting
         saved = frame.scope.branch()
         body_frame = subframe(frame, frame.scope, frame.eval_only or train_path == "orelse", fact, unnamed)
@@ -556,7 +606,9 @@ class Analyzer(Expressions, Calls, RegistryReads):
         if len(live) == 1:
             # One branch always leaves: what follows runs only when the other was taken.
             if fact is not None:
-                frame.facts = (*frame.facts, fact if else_done else negated(fact))
+                # What the live branch's walk knows, its own leaving tests' facts too (the
+                # ``elif`` chain's: after ``if a: return`` / ``elif b: return``, neither).
+                frame.facts = body_frame.facts if else_done else else_frame.facts
             frame.unnamed_setting = frame.unnamed_setting or unnamed
         if setting is not None and len(live) == 2:
             # Each branch's values for its setting: code testing it again reads its case.
