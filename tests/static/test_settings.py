@@ -54,3 +54,18 @@ def test_an_unguarded_call_or_a_reference_anywhere_keeps_a_function_out() -> Non
         """
     )
     assert found == set()
+
+
+def test_a_scripts_main_block_is_its_run_not_a_setting() -> None:
+    found = run_under_settings(
+        """
+        def a(): ...
+        def b(): ...
+
+        if __name__ == "__main__":
+            a()
+            if args.arch == "log":
+                b()
+        """
+    )
+    assert found == {"b"}

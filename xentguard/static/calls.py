@@ -234,9 +234,7 @@ class Calls:
         if isinstance(callee, Ref):
             return self.call_torch(api.canonical(callee.qualname), node, args, kwargs, frame)
         if isinstance(callee, LossFn):
-            self.checks.loss_call(callee, node, args, kwargs, frame)
-            _handed_logits(callee, node, args, kwargs, frame)
-            return UNKNOWN
+            return self.loss_applied(callee, node, args, kwargs, frame)
         if isinstance(callee, Layer):
             if callee.produces is not None:
                 return Tensor(callee.produces, callee.origin)
@@ -259,6 +257,13 @@ class Calls:
                 return Tensor(result.kind, result.origin.through(f"{fn.name}()", fn.file.path, *fn.file.start(fn.node)),
                               result.whole, None, result.bounded)
             return result
+        return UNKNOWN
+
+    def loss_applied(self, loss: LossFn, node: ast.Call, args: tuple[Value, ...],
+                     kwargs: tuple[tuple[str, Value], ...], frame: Frame) -> Value:
+        """A loss called here: its rules checked, and what the call tells of its input."""
+        self.checks.loss_call(loss, node, args, kwargs, frame)
+        _handed_logits(loss, node, args, kwargs, frame)
         return UNKNOWN
 
     def call_cases(self, callee: Cases, node: ast.Call, args: tuple[Value, ...],
@@ -361,10 +366,7 @@ class Calls:
             return Tensor(kind, self.checks.origin(file.short(node.func), node.func, file))
         loss = api.LOSS_FUNCTIONS.get(name)
         if loss is not None:
-            fn = LossFn(loss, file.short(node.func), None)
-            self.checks.loss_call(fn, node, args, kwargs, frame)
-            _handed_logits(fn, node, args, kwargs, frame)
-            return UNKNOWN
+            return self.loss_applied(LossFn(loss, file.short(node.func), None), node, args, kwargs, frame)
         kind = api.PRODUCER_LAYERS.get(name)
         if kind is not None:
             if name in api.SOFTMAX_LAYERS:
@@ -647,9 +649,9 @@ def _passes_settings(fn: FunctionInfo, bound_self: Value | None, args: tuple[Val
     """Whether a parser's settings are passed for a parameter the callee tests a setting of
     or hands on to a call (``main(parse_args())`` into ``def main(args): get_model(args)``):
     a walk of its own, where the tests read their cases (kinds.Cases)."""
+    if not any(type(v) is SettingRoot for v in args) and not any(type(v) is SettingRoot for _, v in kwargs):
+        return False  # nearly every call
     used = fn.facts.setting_parameters | fn.facts.handed_parameters
-    if not used:
-        return False
     params = fn.params[1:] if bound_self is not None and fn.params else fn.params
     return any(type(v) is SettingRoot and p.arg in used for p, v in zip(params, args)) or any(
         type(v) is SettingRoot and k in used for k, v in kwargs)

@@ -49,6 +49,7 @@ from xentguard.static.syntax import (
     literal,
     narrow,
     negated,
+    setting_attribute,
     setting_test,
     subframe,
 )
@@ -279,9 +280,7 @@ class Expressions:
         if isinstance(base, Tensor) and attr in api.TENSOR_ATTRIBUTES:
             return base
         if type(base) is SettingRoot:
-            # ``kind = args.unet_type``: one of the settings (subject as syntax.setting_root
-            # spells ``args.unet_type`` over a parameter holding ``args``).
-            return SettingRoot(f"Attribute(value={base.subject}, attr={attr!r}, ctx=Load())", f"{base.shown}.{attr}")
+            return setting_attribute(base, attr)  # ``kind = args.unet_type``: one of the settings
         return UNKNOWN
 
     def super_attribute(self, sup: Super, attr: str, frame: Frame) -> Value:

@@ -123,13 +123,25 @@ def setting_root(expr: ast.expr, frame: Frame) -> SettingRoot | None:
         return None
     passed = frame.scope.value(root.id)
     if isinstance(passed, SettingRoot):
-        # The caller's settings (or a parser's), written the caller's way: ``opts.loss`` is
-        # ``args.loss``. ``root`` occurs once in the dump of an attribute chain over it.
-        return SettingRoot(ast.dump(expr).replace(ast.dump(root), passed.subject, 1),
-                           passed.shown + ast.unparse(expr)[len(root.id):])
+        return setting_over(passed, expr, root)
     if frame.fn is not None and root.id in frame.fn.local_names:
         return None
     return SettingRoot(ast.dump(expr), ast.unparse(expr))
+
+
+def setting_over(holder: SettingRoot, expr: ast.expr, root: ast.Name) -> SettingRoot:
+    """``expr``, an attribute chain over the name ``root`` that holds ``holder``'s settings,
+    as the setting it reads, written the holder's way: ``opts.loss`` is ``args.loss``.
+    ``root`` occurs once in the dump of an attribute chain over it."""
+    return SettingRoot(ast.dump(expr).replace(ast.dump(root), holder.subject, 1),
+                       holder.shown + ast.unparse(expr)[len(root.id):])
+
+
+def setting_attribute(holder: SettingRoot, attr: str) -> SettingRoot:
+    """``holder.attr`` read off a value (``kind = args.unet_type``): the setting a test
+    of ``args.unet_type`` names (see setting_over)."""
+    root = ast.Name(id="_", ctx=ast.Load())
+    return setting_over(holder, ast.Attribute(value=root, attr=attr, ctx=ast.Load()), root)
 
 
 def setting_flag(expr: ast.expr, frame: Frame) -> SettingFlag | None:
