@@ -397,3 +397,97 @@ def test_an_importer_passing_nothing_to_a_parameter_calling_method_is_not_walked
     found = [(f.line, f.code) for f in analyze_source(runner.read_text(), str(runner), project_root=str(tmp_path))]
     forget_projects()
     assert found == [(6, "XG101")]
+
+
+_OVERRIDDEN_BASE = """
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+
+    class Head(nn.Module):
+        def scores(self, x):
+            return x
+
+        def loss(self, x, y):
+            return F.cross_entropy(self.scores(x), y)
+    """
+_SUBCLASSES = {
+    # Overrides what Head.loss calls on itself: Head.loss walked for it reaches the loss.
+    "override.py": """
+        import torch.nn.functional as F
+        from base import Head
+
+
+        class SoftHead(Head):
+            def scores(self, x):
+                return F.softmax(x, dim=1)
+
+
+        def train(x, y):
+            return SoftHead().loss(x, y)
+        """,
+    # Overrides nothing Head's methods call: Head.loss walks for it as for Head.
+    "plain.py": """
+        import torch.nn.functional as F
+        from base import Head
+
+
+        class Named(Head):
+            def describe(self, x):
+                return F.softmax(x, dim=1)
+
+
+        def train(x, y):
+            return Named().loss(x, y)
+        """,
+    # Spells nothing Head calls, but another base comes first in its method order.
+    "mixed.py": """
+        from base import Head
+        from mixin import SoftScores
+
+
+        class Mixed(SoftScores, Head):
+            pass
+
+
+        def train(x, y):
+            return Mixed().loss(x, y)
+        """,
+    "mixin.py": """
+        import torch.nn.functional as F
+
+
+        class SoftScores:
+            def scores(self, x):
+                return F.softmax(x, dim=1)
+        """,
+}
+
+
+def _write(root: Path, files: dict[str, str]) -> None:
+    (root / "setup.cfg").write_text("")
+    for name, code in files.items():
+        (root / name).write_text(textwrap.dedent(code))
+
+
+def test_a_subclass_is_walked_for_its_base_only_when_it_may_override_what_the_base_calls(tmp_path: Path) -> None:
+    _write(tmp_path, {"base.py": _OVERRIDDEN_BASE, **_SUBCLASSES})
+    base = tmp_path / "base.py"
+    forget_projects()
+    project = project_for(str(base), str(tmp_path))
+    importers = project.receiving_importers(str(base), ast.parse(base.read_text()))
+    forget_projects()
+    assert sorted(os.path.basename(p) for p in importers) == ["mixed.py", "override.py"]
+
+
+@pytest.mark.parametrize("subclass", ["override.py", "mixed.py"])
+def test_a_base_method_reaching_a_loss_through_an_override_reports_in_the_base(tmp_path: Path, subclass: str) -> None:
+    files = {"base.py": _OVERRIDDEN_BASE, "plain.py": _SUBCLASSES["plain.py"], subclass: _SUBCLASSES[subclass]}
+    if subclass == "mixed.py":
+        files["mixin.py"] = _SUBCLASSES["mixin.py"]
+    _write(tmp_path, files)
+    base = tmp_path / "base.py"
+    forget_projects()
+    found = [(f.line, f.code) for f in analyze_source(base.read_text(), str(base), project_root=str(tmp_path))]
+    forget_projects()
+    assert found == [(11, "XG101")]

@@ -282,13 +282,16 @@ class Project:
         spells the name (any call or construction does; a definition that a registry holds
         is built from the registry by a key, by a file importing it: ``registry`` is its
         module's stem), and, when the receiver depends on attributes set by its user,
-        assigns one of them (``.criterion =``) or subclasses it."""
+        assigns one of them (``.criterion =``), or subclasses it and may override a method
+        it calls on itself (see _attributes_set_elsewhere)."""
         if not importer.spells(name) and not (registry is not None and registry in importer.imported_words):
             return False
         if not attributes:
             return True
-        if SUBCLASSED in attributes and name in importer.base_words:
-            return True
+        if name in importer.base_words and any(need.startswith(OVERRIDES) for need in attributes) and (
+                name in importer.shared_base_words
+                or any(need.startswith(OVERRIDES) and importer.spells(need[len(OVERRIDES):]) for need in attributes)):
+            return True  # a subclass that may override what the receiver calls on itself
         if any(need.startswith(CALLS) and importer.spells(need[len(CALLS):]) for need in attributes):
             return True
         return not importer.assigned_attributes.isdisjoint(attributes)
@@ -925,8 +928,10 @@ def receivers(tree: ast.Module, consuming: Hotness | None = None) -> dict[str, f
       parameter (a setter, a constructor argument): no attribute;
     * a class whose methods call an attribute of ``self`` that it never sets: those
       attributes (``model.criterion = nn.NLLLoss()`` by its user);
-    * a class whose methods call its own methods: ``SUBCLASSED`` (a subclass in another
-      file may override them).
+    * a class whose methods call its own methods: ``OVERRIDES`` and the name of each
+      method they call on the instance, through the class's own methods (a subclass in
+      another file may override one; it spells its name, or derives from another base
+      too, which may define it).
 
     * given the module's hot names (``consuming``: it spells a loss, a log or an exp,
       where a finding can be made), a class whose methods test an attribute its
@@ -1024,14 +1029,18 @@ def _reaches_consuming(hot: Hotness, method: ast.AST) -> bool:
 
 def _attributes_set_elsewhere(cls: ast.ClassDef, consuming: Hotness | None = None) -> frozenset[str] | None:
     """None: nothing of the class depends on other files; empty: a parameter it stores is
-    called; else the attributes it calls but never sets, and SUBCLASSED when a method that
-    reaches a loss, a log or an exp of this module (``consuming``: its hot names; None: it
-    spells none) calls the class's own methods, which a subclass may override. A subclass
-    overriding what only the other methods call changes no finding made here: the sinks
-    of this module are where its findings are, and a kind its methods only produce is
-    reported where it is consumed (in the subclass's file, or at the caller's argument)."""
+    called; else the attributes it calls but never sets, and, when a method that reaches a
+    loss, a log or an exp of this module (``consuming``: its hot names; None: it spells
+    none) calls the class's own methods, which a subclass may override, OVERRIDES with
+    every name the methods on the way call on the instance (through the own methods they
+    call, to any depth): a subclass overriding none of them walks these methods as this
+    class does. A subclass overriding what only the other methods call changes no
+    finding made here: the sinks of this module are where its findings are, and a kind
+    its methods only produce is reported where it is consumed (in the subclass's file,
+    or at the caller's argument)."""
     called: set[str] = set()
     called_on_the_way: set[str] = set()  # by the methods that reach a sink of this module
+    own: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = {}
     set_here: set[str] = set()
     from_parameters: set[str] = set()
     methods: set[str] = set()
@@ -1041,6 +1050,7 @@ def _attributes_set_elsewhere(cls: ast.ClassDef, consuming: Hotness | None = Non
         methods.add(method.name)
         if not method.args.args:
             continue
+        own[method.name] = method
         facts = body_facts(method)
         called |= facts.calls_on_first
         if consuming is not None and _reaches_consuming(consuming, method):
@@ -1051,11 +1061,24 @@ def _attributes_set_elsewhere(cls: ast.ClassDef, consuming: Hotness | None = Non
         return frozenset()
     unset = frozenset(called - set_here - from_parameters - methods)
     if called_on_the_way & methods:
-        unset |= {SUBCLASSED}
+        unset |= {OVERRIDES + name for name in _called_through(called_on_the_way, own)}
     return unset or None
 
 
-SUBCLASSED = "<subclassed>"  # needed by a receiver: another file derives from the class
+def _called_through(called: set[str], own: dict[str, ast.FunctionDef | ast.AsyncFunctionDef]) -> set[str]:
+    """``called`` and what the own methods among them call on their instance, to any depth."""
+    found = set(called)
+    pending = [name for name in called if name in own]
+    while pending:
+        for name in body_facts(own[pending.pop()]).calls_on_first - found:
+            found.add(name)
+            if name in own:
+                pending.append(name)
+    return found
+
+
+# Needed by a receiver: another file derives from the class and may override the method.
+OVERRIDES = "<overrides>."
 CALLS = "<calls>."  # needed by a receiver: another file spells the method after it
 
 
