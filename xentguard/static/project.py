@@ -288,9 +288,9 @@ class Project:
             return False
         if not attributes:
             return True
-        if name in importer.base_words and any(need.startswith(OVERRIDES) for need in attributes) and (
-                name in importer.shared_base_words
-                or any(need.startswith(OVERRIDES) and importer.spells(need[len(OVERRIDES):]) for need in attributes)):
+        overridable = [need[len(OVERRIDES):] for need in attributes if need.startswith(OVERRIDES)]
+        if overridable and name in importer.base_words and (
+                name in importer.shared_base_words or any(importer.spells(method) for method in overridable)):
             return True  # a subclass that may override what the receiver calls on itself
         if any(need.startswith(CALLS) and importer.spells(need[len(CALLS):]) for need in attributes):
             return True

@@ -101,17 +101,21 @@ class TextFacts:
         return ("setattr" in text or "__dict__" in text or "vars" in text) and _DYNAMIC_STORE.search(text) is not None
 
     @cached_property
+    def _base_lists(self) -> list[str]:
+        """The base list of every class statement, as written."""
+        return _CLASS_BASES.findall(self.text)
+
+    @cached_property
     def base_words(self) -> frozenset[str]:
         """The words of every class statement's base list (``class N(pkg.Base)``: pkg, Base)."""
-        return frozenset(word for bases in _CLASS_BASES.findall(self.text) for word in _WORD.findall(bases))
+        return frozenset(word for bases in self._base_lists for word in _WORD.findall(bases))
 
     @cached_property
     def shared_base_words(self) -> frozenset[str]:
         """The words of the base lists that name more than one thing (``class N(Mixin,
         Base)``, ``class N(Base, metaclass=M)``): where a class's methods may come from
         another base first."""
-        return frozenset(word for bases in _CLASS_BASES.findall(self.text) if "," in bases
-                         for word in _WORD.findall(bases))
+        return frozenset(word for bases in self._base_lists if "," in bases for word in _WORD.findall(bases))
 
 
 __all__ = ["TextFacts", "attribute_pattern"]
