@@ -288,10 +288,11 @@ class Project:
             return False
         if not attributes:
             return True
-        overridable = [need[len(OVERRIDES):] for need in attributes if need.startswith(OVERRIDES)]
-        if overridable and name in importer.base_words and (
-                name in importer.shared_base_words or any(importer.spells(method) for method in overridable)):
-            return True  # a subclass that may override what the receiver calls on itself
+        if name in importer.base_words:  # a set lookup first: most importers subclass nothing of it
+            overridable = [need[len(OVERRIDES):] for need in attributes if need.startswith(OVERRIDES)]
+            if overridable and (name in importer.shared_base_words
+                                or any(importer.spells(method) for method in overridable)):
+                return True  # a subclass that may override what the receiver calls on itself
         if any(need.startswith(CALLS) and importer.spells(need[len(CALLS):]) for need in attributes):
             return True
         return not importer.assigned_attributes.isdisjoint(attributes)
